@@ -1,0 +1,44 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "swift-vae",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "CPUBackend", targets: ["CPUBackend"]),
+        .library(name: "OpenCLBackend", targets: ["OpenCLBackend"]),
+        .library(name: "VAE", targets: ["VAE"]),
+        .executable(name: "vae", targets: ["VAECommand"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .target(name: "Engine"),
+        .target(name: "CPUBackend", dependencies: ["Engine", "CBLAS"]),
+        .target(
+            name: "OpenCLBackend",
+            dependencies: ["Engine", "COpenCL"],
+            exclude: [],
+            resources: [.embedInCode("Kernels")]
+        ),
+        .target(name: "VAE", dependencies: ["Engine", "CZlib", "CPNG"]),
+        .executableTarget(
+            name: "VAECommand",
+            dependencies: [
+                "VAE", "CPUBackend", "OpenCLBackend",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "CPUBackend"]),
+        .testTarget(name: "CPUBackendTests", dependencies: ["Engine", "CPUBackend"]),
+        .testTarget(name: "OpenCLBackendTests", dependencies: ["Engine", "CPUBackend", "OpenCLBackend"]),
+        .testTarget(name: "VAETests", dependencies: ["VAE", "Engine", "CPUBackend"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

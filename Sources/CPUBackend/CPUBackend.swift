@@ -1,0 +1,132 @@
+import CBLAS
+import Dispatch
+import Engine
+
+/// Host memory, 64-byte aligned.
+final class CPUBuffer: DeviceBuffer {
+    let byteCount: Int
+    let raw: UnsafeMutableRawPointer
+
+    init(byteCount: Int) {
+        self.byteCount = byteCount
+        raw = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 4), alignment: 64)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
+    }
+
+    deinit { raw.deallocate() }
+
+    var floats: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
+    var ints: UnsafeMutablePointer<Int32> { raw.assumingMemoryBound(to: Int32.self) }
+}
+
+/// The reference backend: OpenBLAS for matrix products, Swift loops split across the cores for
+/// the rest. Each op here is the readable definition its OpenCL kernel (Kernels/) must match.
+public final class CPUBackend: Backend {
+    /// Work items below this many elements run on one thread (threads cost more than they save).
+    let parallelGrain = 16_384
+    let threads: Int
+
+    /// - Parameter threads: cores to use (OpenBLAS's and ours); nil for all of them.
+    public init(threads: Int? = nil) {
+        let n = threads ?? ProcessInfoCores.count
+        self.threads = max(1, n)
+        openblas_set_num_threads(Int32(self.threads))
+    }
+
+    public var deviceDescription: String { "CPU (\(threads) threads, OpenBLAS)" }
+
+    public func allocate(bytes: Int) throws -> any DeviceBuffer {
+        guard bytes >= 0 else { throw BackendError.allocationFailed(bytes: bytes, detail: "negative size") }
+        return CPUBuffer(byteCount: bytes)
+    }
+
+    func host(_ b: any DeviceBuffer) throws -> CPUBuffer {
+        guard let h = b as? CPUBuffer else { throw BackendError.foreignBuffer(backend: "CPU") }
+        return h
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, offset: Int) throws {
+        let h = try host(buffer)
+        guard offset >= 0, offset + bytes.count <= h.byteCount else {
+            throw BackendError.sizeMismatch(what: "write", expected: h.byteCount - offset, got: bytes.count)
+        }
+        if let base = bytes.baseAddress { (h.raw + offset).copyMemory(from: base, byteCount: bytes.count) }
+    }
+
+    public func read(_ buffer: any DeviceBuffer, offset: Int, into bytes: UnsafeMutableRawBufferPointer) throws {
+        let h = try host(buffer)
+        guard offset >= 0, offset + bytes.count <= h.byteCount else {
+            throw BackendError.sizeMismatch(what: "read", expected: h.byteCount - offset, got: bytes.count)
+        }
+        if let base = bytes.baseAddress { base.copyMemory(from: h.raw + offset, byteCount: bytes.count) }
+    }
+
+    public func synchronize() throws {}
+
+    public func execute(_ op: Op, inputs: [TensorBuffer], outputs: [TensorBuffer], context: RunContext) throws {
+        let x = try inputs.map { try host($0.buffer) }
+        let y = try outputs.map { try host($0.buffer) }
+        let s = inputs.map(\.spec.shape)
+        switch op {
+        case .linear(let act):
+            linear(act, y: y[0].floats, x: x[0].floats, w: x[1].floats, b: x[2].floats, m: s[0].rows, n: s[1].rows, k: s[0].columns)
+        case .matmul(let ta, let tb):
+            let m = outputs[0].spec.shape.rows, n = outputs[0].spec.shape.columns
+            let k = ta ? s[0].rows : s[0].columns
+            matmul(c: y[0].floats, a: x[0].floats, b: x[1].floats, m: m, n: n, k: k, transposeA: ta, transposeB: tb)
+        case .activation(let act):
+            activation(act, y: y[0].floats, x: x[0].floats, count: s[0].count)
+        case .activationGradient(let act):
+            activationGradient(act, dx: y[0].floats, y: x[0].floats, dy: x[1].floats, count: s[0].count)
+        case .add:
+            add(c: y[0].floats, a: x[0].floats, b: x[1].floats, count: s[0].count)
+        case .reduce(let r, let axis):
+            reduce(r, axis, y: y[0].floats, x: x[0].floats, shape: s[0])
+        case .broadcast(let shape, let scale):
+            broadcast(y: y[0].floats, x: x[0].floats, from: s[0].count, to: shape.count, scale: scale)
+        case .randomNormal(let shape, let seed):
+            randomNormal(y[0].floats, count: shape.count, seed: seed, step: context.step)
+        case .reparameterize(let seed, let sample):
+            reparameterize(z: y[0].floats, mean: x[0].floats, logVariance: x[1].floats, count: s[0].count, seed: seed, sample: sample, step: context.step)
+        case .reparameterizeGradient(let seed, let sample):
+            reparameterizeGradient(dLogVariance: y[0].floats, logVariance: x[0].floats, dz: x[1].floats, count: s[0].count, seed: seed, sample: sample, step: context.step)
+        case .vaeLoss(let likelihood, let beta):
+            vaeLoss(likelihood, beta: beta, terms: y[0].floats, total: y[1].floats, x: x[0].floats, decoded: x[1].floats,
+                    mean: x[2].floats, logVariance: x[3].floats, batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)
+        case .vaeLossGradient(let likelihood, let beta):
+            vaeLossGradient(likelihood, beta: beta, dDecoded: y[0].floats, dMean: y[1].floats, dLogVariance: y[2].floats,
+                            x: x[0].floats, decoded: x[1].floats, mean: x[2].floats, logVariance: x[3].floats, dLoss: x[4].floats[0],
+                            batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)
+        case .gather(let rows):
+            try gather(y: y[0].floats, table: x[0].floats, indices: x[1].ints, rows: rows, tableRows: s[0].rows,
+                       width: s[0].columns, indexCount: s[1].count, cursor: context.cursor)
+        case .adam(let h):
+            adam(h, parameter: x[0].floats, gradient: x[1].floats, m: x[2].floats, v: x[3].floats, count: s[0].count, step: context.step)
+        case .sgd(let lr):
+            sgd(learningRate: lr, parameter: x[0].floats, gradient: x[1].floats, count: s[0].count)
+        }
+    }
+
+    /// Runs `body` over [0, count) in contiguous chunks, on all threads when count is large.
+    func parallelFor(_ count: Int, grain: Int? = nil, _ body: (Range<Int>) -> Void) {
+        let g = grain ?? parallelGrain
+        let chunks = min(threads, max(1, count / g))
+        guard chunks > 1 else { body(0..<count); return }
+        // The chunks are disjoint and the call returns only when all are done, so sharing
+        // `body` (and the pointers it captures) across the worker threads is sound.
+        withoutActuallyEscaping(body) { escaping in
+            nonisolated(unsafe) let work = escaping
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                work((count * c / chunks)..<(count * (c + 1) / chunks))
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+enum ProcessInfoCores { static var count: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) } }
+#else
+import Foundation
+enum ProcessInfoCores { static var count: Int { ProcessInfo.processInfo.activeProcessorCount } }
+#endif

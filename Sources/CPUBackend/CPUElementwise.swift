@@ -1,0 +1,94 @@
+import Engine
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// act(x): the scalar definition shared by `activation` and `linear`'s epilogue.
+@inline(__always)
+func activate(_ act: Activation, _ x: Float) -> Float {
+    switch act {
+    case .identity: x
+    case .relu: max(x, 0)
+    case .leakyReLU(let slope): x > 0 ? x : slope * x
+    case .sigmoid: 1 / (1 + expf(-x))
+    case .tanh: tanhf(x)
+    case .softplus: max(x, 0) + log1pf(expf(-abs(x)))
+    }
+}
+
+/// act′ expressed through the output y = act(x), so backward passes need not keep x.
+@inline(__always)
+func activationDerivative(_ act: Activation, output y: Float) -> Float {
+    switch act {
+    case .identity: 1
+    case .relu: y > 0 ? 1 : 0
+    case .leakyReLU(let slope): y > 0 ? 1 : slope
+    case .sigmoid: y * (1 - y)
+    case .tanh: 1 - y * y
+    case .softplus: -expm1f(-y)  // σ(x) = 1 − e^(−softplus(x)), accurate for small y too
+    }
+}
+
+extension CPUBackend {
+    func activation(_ act: Activation, y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count: Int) {
+        parallelFor(count) { r in for i in r { y[i] = activate(act, x[i]) } }
+    }
+
+    func activationGradient(_ act: Activation, dx: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>, count: Int) {
+        parallelFor(count) { r in for i in r { dx[i] = dy[i] * activationDerivative(act, output: y[i]) } }
+    }
+
+    func add(c: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, count: Int) {
+        parallelFor(count) { r in for i in r { c[i] = a[i] + b[i] } }
+    }
+
+    /// `.rows`: column totals of an M×N matrix, each summed top to bottom; `.all`: the sum of
+    /// fixed 4096-element chunks (in float64), added in order. Both are deterministic.
+    func reduce(_ r: Reduction, _ axis: ReductionAxis, y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, shape: Shape) {
+        switch axis {
+        case .rows:
+            let m = shape.rows, n = shape.columns
+            let scale: Float = r == .mean ? 1 / Float(m) : 1
+            parallelFor(n, grain: max(1, parallelGrain / max(m, 1))) { cols in
+                for j in cols { y[j] = 0 }
+                for i in 0..<m {
+                    let row = x + i * n
+                    for j in cols { y[j] += row[j] }
+                }
+                for j in cols { y[j] *= scale }
+            }
+        case .all:
+            let count = shape.count
+            let chunk = 4096
+            var total = 0.0
+            for start in stride(from: 0, to: count, by: chunk) {
+                var partial = 0.0
+                for i in start..<min(start + chunk, count) { partial += Double(x[i]) }
+                total += partial
+            }
+            y[0] = Float(r == .mean ? total / Double(count) : total)
+        }
+    }
+
+    /// y[i] = scale · x[i mod n] for a scalar (n = 1) or a row (n = the last extent).
+    func broadcast(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, from n: Int, to count: Int, scale: Float) {
+        parallelFor(count) { r in for i in r { y[i] = scale * x[i % n] } }
+    }
+
+    func gather(y: UnsafeMutablePointer<Float>, table: UnsafePointer<Float>, indices: UnsafePointer<Int32>,
+                rows: Int, tableRows: Int, width: Int, indexCount: Int, cursor: Int) throws {
+        guard cursor >= 0, cursor + rows <= indexCount else {
+            throw BackendError.outOfRange(op: "gather", detail: "rows \(cursor)..<\(cursor + rows) of an index list of \(indexCount)")
+        }
+        for r in 0..<rows {
+            let index = Int(indices[cursor + r])
+            guard index >= 0, index < tableRows else {
+                throw BackendError.outOfRange(op: "gather", detail: "index \(index) at position \(cursor + r) is outside a table of \(tableRows) rows")
+            }
+            (y + r * width).update(from: table + index * width, count: width)
+        }
+    }
+}

@@ -1,0 +1,2 @@
+// zlib: gunzip for the IDX data files (Foundation on Linux cannot).
+#include <zlib.h>

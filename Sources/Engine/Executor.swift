@@ -1,0 +1,156 @@
+/// A compiled sequence of ops over a fixed set of buffers.
+///
+/// Made by `Executor.compile`: the nodes needed for the requested outputs and updates, in
+/// topological order, with every computed tensor assigned a buffer. Buffers are reused once
+/// the tensor they held is dead, unless reuse is turned off.
+public final class Plan {
+    struct Step {
+        let op: Op
+        let inputs: [TensorBuffer]
+        let outputs: [TensorBuffer]
+    }
+
+    let steps: [Step]
+    /// Buffers of computed tensors that can be read after a run (the requested outputs).
+    let fetchable: [Int: TensorBuffer]
+    /// Bytes of the computed tensors' buffers this plan allocated.
+    public let peakBytes: Int
+    /// Bytes the computed tensors would take with one buffer each.
+    public let naiveBytes: Int
+    /// Number of ops per run.
+    public var opCount: Int { steps.count }
+
+    init(steps: [Step], fetchable: [Int: TensorBuffer], peakBytes: Int, naiveBytes: Int) {
+        self.steps = steps
+        self.fetchable = fetchable
+        self.peakBytes = peakBytes
+        self.naiveBytes = naiveBytes
+    }
+}
+
+/// Runs graphs on a backend: owns the persistent buffers (inputs, parameters, optimizer state,
+/// constants), compiles plans and runs them. Several plans of one executor share its parameters.
+public final class Executor {
+    public let graph: Graph
+    public let backend: any Backend
+    private var persistent: [Int: any DeviceBuffer] = [:]
+
+    /// Allocates every persistent tensor of `graph` and initializes the parameters from `seed`.
+    public init(graph: Graph, backend: any Backend, seed: UInt64 = 0) throws {
+        self.graph = graph
+        self.backend = backend
+        var stream: UInt32 = 0
+        for (id, info) in graph.tensors.enumerated() where info.role.isPersistent {
+            let buffer = try backend.allocate(bytes: max(info.spec.byteCount, 4))
+            persistent[id] = buffer
+            let count = info.spec.count
+            switch info.role {
+            case .parameter(_, let initializer):
+                let values: [Float] = switch initializer {
+                case .zeros: [Float](repeating: 0, count: count)
+                case .constant(let v): [Float](repeating: v, count: count)
+                case .uniform(let bound): Philox.uniforms(count: count, bound: bound, seed: seed, stream: stream)
+                }
+                stream += 1
+                try backend.upload(values, to: buffer)
+            case .state:
+                try backend.upload([Float](repeating: 0, count: count), to: buffer)
+            case .constant(let values):
+                try backend.upload(values, to: buffer)
+            case .input:
+                try backend.upload([Int32](repeating: 0, count: count), to: buffer)
+            case .computed:
+                break
+            }
+        }
+    }
+
+    /// Compiles the nodes needed to compute `outputs` and perform `updates`.
+    public func compile(outputs: [Graph.Tensor], updates: [Graph.Update] = [], reuseBuffers: Bool = true) throws -> Plan {
+        // Needed nodes: backward reachability from the targets.
+        var needed = Set<Int>()
+        var stack = outputs.compactMap { graph.tensors[$0.id].producer } + updates.map(\.node)
+        while let n = stack.popLast() {
+            guard needed.insert(n).inserted else { continue }
+            stack += graph.nodes[n].inputs.compactMap { graph.tensors[$0.id].producer }
+        }
+        let order = needed.sorted()
+        let keep = Set(outputs.map(\.id))
+
+        // Last use of each computed tensor within the plan.
+        var lastUse: [Int: Int] = [:]
+        for (position, n) in order.enumerated() {
+            for t in graph.nodes[n].inputs { lastUse[t.id] = position }
+        }
+
+        var free: [any DeviceBuffer] = []
+        var assigned: [Int: any DeviceBuffer] = [:]
+        var peak = 0
+        var naive = 0
+        var steps: [Plan.Step] = []
+        func bind(_ t: Graph.Tensor) -> TensorBuffer? {
+            let buffer = persistent[t.id] ?? assigned[t.id]
+            return buffer.map { TensorBuffer($0, graph.spec(t)) }
+        }
+        for (position, n) in order.enumerated() {
+            let node = graph.nodes[n]
+            var outs: [TensorBuffer] = []
+            for t in node.outputs {
+                let bytes = max(graph.spec(t).byteCount, 4)
+                naive += bytes
+                // Best fit among dead buffers; a fresh one if none fits.
+                let fit = reuseBuffers ? free.indices.filter { free[$0].byteCount >= bytes }
+                    .min { free[$0].byteCount < free[$1].byteCount } : nil
+                let buffer: any DeviceBuffer
+                if let fit {
+                    buffer = free.remove(at: fit)
+                } else {
+                    buffer = try backend.allocate(bytes: bytes)
+                    peak += bytes
+                }
+                assigned[t.id] = buffer
+                outs.append(TensorBuffer(buffer, graph.spec(t)))
+            }
+            let ins = try node.inputs.map { (t) throws -> TensorBuffer in
+                guard let b = bind(t) else { throw GraphError.unknownTensor(t.id) }
+                return b
+            }
+            steps.append(Plan.Step(op: node.op, inputs: ins, outputs: outs))
+            // Inputs whose last use is this node die now; outputs nobody reads die at once.
+            let dying = node.inputs.filter { lastUse[$0.id] == position } + node.outputs.filter { lastUse[$0.id] == nil }
+            for t in dying where !keep.contains(t.id) && graph.tensors[t.id].producer != nil {
+                if let b = assigned[t.id], !free.contains(where: { $0 === b }) { free.append(b) }
+            }
+        }
+        var fetchable: [Int: TensorBuffer] = [:]
+        for t in outputs { fetchable[t.id] = bind(t) }
+        return Plan(steps: steps, fetchable: fetchable, peakBytes: peak, naiveBytes: naive)
+    }
+
+    /// Enqueues one run of `plan`. Nothing is read back; use `value(of:in:)` for that.
+    public func run(_ plan: Plan, context: RunContext = RunContext()) throws {
+        for step in plan.steps {
+            try backend.execute(step.op, inputs: step.inputs, outputs: step.outputs, context: context)
+        }
+    }
+
+    /// The current value of a tensor: a persistent one, or an output of `plan` after a run.
+    /// Waits for queued work.
+    public func value(of tensor: Graph.Tensor, in plan: Plan? = nil) throws -> [Float] {
+        guard let buffer = persistent[tensor.id] ?? plan?.fetchable[tensor.id]?.buffer else {
+            throw GraphError.unknownTensor(tensor.id)
+        }
+        return try backend.download(buffer, count: graph.spec(tensor).count)
+    }
+
+    /// Sets a persistent tensor (an input, a parameter, optimizer state).
+    public func setValue<T: BitwiseCopyable>(_ values: [T], for tensor: Graph.Tensor) throws {
+        guard let buffer = persistent[tensor.id] else { throw GraphError.unknownTensor(tensor.id) }
+        let spec = graph.spec(tensor)
+        guard values.count == spec.count, MemoryLayout<T>.stride == spec.dtype.byteSize else {
+            throw BackendError.sizeMismatch(what: "value for \(graph.name(tensor)) \(spec)",
+                                            expected: spec.byteCount, got: values.count * MemoryLayout<T>.stride)
+        }
+        try backend.upload(values, to: buffer)
+    }
+}

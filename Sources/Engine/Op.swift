@@ -1,0 +1,151 @@
+/// Element-wise nonlinearity applied after an affine map.
+public enum Activation: Hashable, Sendable, CustomStringConvertible {
+    case identity
+    case relu
+    /// max(x, slope·x) with 0 < slope < 1.
+    case leakyReLU(slope: Float)
+    case sigmoid
+    case tanh
+    /// log(1 + eˣ).
+    case softplus
+
+    /// Every activation, with LeakyReLU at its usual slope 0.01; used by tests and the CLI.
+    public static let all: [Activation] = [.identity, .relu, .leakyReLU(slope: 0.01), .sigmoid, .tanh, .softplus]
+
+    public var description: String {
+        switch self {
+        case .identity: "identity"
+        case .relu: "relu"
+        case .leakyReLU(let slope): slope == 0.01 ? "leaky-relu" : "leaky-relu(\(slope))"
+        case .sigmoid: "sigmoid"
+        case .tanh: "tanh"
+        case .softplus: "softplus"
+        }
+    }
+}
+
+/// The decoder's likelihood p(x | z), whose negative log is the reconstruction term.
+public enum Likelihood: Hashable, Sendable, CustomStringConvertible {
+    /// Bernoulli on logits: −log p = Σ softplus(l) − x·l.
+    case bernoulli
+    /// Gaussian with a fixed standard deviation σ: −log p = ‖x − x̂‖²/(2σ²) + D log σ + (D/2) log 2π.
+    case gaussian(sigma: Float)
+
+    public var description: String {
+        switch self {
+        case .bernoulli: "bernoulli"
+        case .gaussian(let sigma): "gaussian(σ=\(sigma))"
+        }
+    }
+}
+
+public enum Reduction: Hashable, Sendable { case sum, mean }
+
+/// What a reduction collapses: `.rows` turns an M×N matrix into its N column totals
+/// (the bias gradient); `.all` turns any tensor into a scalar.
+public enum ReductionAxis: Hashable, Sendable { case rows, all }
+
+/// Adam's hyperparameters. The bias-correction step t is `RunContext.step + 1`.
+public struct AdamHyperparameters: Hashable, Sendable {
+    public var learningRate: Float
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+
+    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+    }
+}
+
+/// The op interface: every computation a backend must implement, with its static parameters.
+///
+/// Inputs and outputs are listed in the order a backend receives them. Matrices are row-major.
+/// Adding a case means: its shape rule (`Op+Shapes`), its vector-Jacobian rule (`Autodiff`),
+/// one CPU implementation, one OpenCL kernel and their tests; the exhaustive switches make a
+/// missing piece a compile error.
+public enum Op: Hashable, Sendable {
+    /// y = act(x·Wᵀ + b). Inputs: x [M, K], W [N, K], b [N]. Output: y [M, N].
+    case linear(activation: Activation)
+    /// C = op(A)·op(B), op(X) = Xᵀ when its flag is set. Inputs: A, B. Output: C [M, N].
+    case matmul(transposeA: Bool, transposeB: Bool)
+    /// y = act(x), element-wise. Input: x. Output: y.
+    case activation(Activation)
+    /// dx = act′(x)·dy, with act′ computed from the output y. Inputs: y, dy. Output: dx.
+    case activationGradient(Activation)
+    /// c = a + b, element-wise, same shapes.
+    case add
+    /// Sum or mean over `ReductionAxis`. Input: x. Output: [N] for `.rows`, [1] for `.all`.
+    case reduce(Reduction, ReductionAxis)
+    /// Repeats a scalar [1] or a row [N] into `shape` (whose last extent is N), times `scale`.
+    case broadcast(Shape, scale: Float)
+    /// ε ~ N(0, I) of the given shape from Philox4x32-10 keyed by (seed, step). No inputs.
+    case randomNormal(Shape, seed: UInt64)
+    /// z = μ + exp(½ log σ²) ⊙ ε with ε from Philox4x32-10 keyed by (seed, step, sample, element).
+    /// Inputs: μ [B, d], log σ² [B, d]. Output: z [B, d].
+    case reparameterize(seed: UInt64, sample: UInt32)
+    /// ∂z/∂log σ² · dz = ½ σ ε ⊙ dz, with ε regenerated (not stored).
+    /// Inputs: log σ² [B, d], dz [B, d]. Output: d log σ² [B, d]. (∂z/∂μ is the identity.)
+    case reparameterizeGradient(seed: UInt64, sample: UInt32)
+    /// The negative ELBO of one z sample. Inputs: x [B, D], decoder output [B, D] (logits for
+    /// Bernoulli, the mean x̂ for Gaussian), μ [B, d], log σ² [B, d]. Outputs: per-example terms
+    /// [B, 2] (reconstruction −log p(x|z), KL(q‖p)) in nats, and the batch mean of
+    /// reconstruction + β·KL [1].
+    case vaeLoss(Likelihood, beta: Float)
+    /// Gradient of `vaeLoss`'s mean in its decoder output, μ and log σ², scaled by the incoming
+    /// scalar. Inputs: x, decoder output, μ, log σ², d(mean) [1]. Outputs: d output, dμ, d log σ².
+    case vaeLossGradient(Likelihood, beta: Float)
+    /// Rows `indices[cursor ..< cursor + rows]` of a table, `cursor` from the `RunContext`.
+    /// Inputs: table [N, D], indices [K] (int32). Output: [rows, D].
+    case gather(rows: Int)
+    /// One Adam step in place. Inputs: parameter, gradient, first moment m, second moment v
+    /// (parameter, m and v are updated). No outputs.
+    case adam(AdamHyperparameters)
+    /// One gradient-descent step in place. Inputs: parameter (updated), gradient. No outputs.
+    case sgd(learningRate: Float)
+
+    /// A short name for messages.
+    public var name: String {
+        switch self {
+        case .linear(let a): "linear(\(a))"
+        case .matmul(let ta, let tb): "matmul(\(ta ? "T" : "N")\(tb ? "T" : "N"))"
+        case .activation(let a): "activation(\(a))"
+        case .activationGradient(let a): "activationGradient(\(a))"
+        case .add: "add"
+        case .reduce(let r, let axis): "reduce(\(r), \(axis))"
+        case .broadcast(let s, _): "broadcast(\(s))"
+        case .randomNormal(let s, _): "randomNormal(\(s))"
+        case .reparameterize: "reparameterize"
+        case .reparameterizeGradient: "reparameterizeGradient"
+        case .vaeLoss(let l, _): "vaeLoss(\(l))"
+        case .vaeLossGradient(let l, _): "vaeLossGradient(\(l))"
+        case .gather(let rows): "gather(rows: \(rows))"
+        case .adam: "adam"
+        case .sgd: "sgd"
+        }
+    }
+
+    /// Indices of inputs the op writes in place; their buffers must be persistent.
+    public var mutatedInputs: [Int] {
+        switch self {
+        case .adam: [0, 2, 3]
+        case .sgd: [0]
+        default: []
+        }
+    }
+}
+
+/// Per-run values that change every step without rebuilding the graph.
+public struct RunContext: Hashable, Sendable {
+    /// The training step: part of the random-number counter, and Adam's t − 1.
+    public var step: UInt64
+    /// Where `gather` starts reading its index list.
+    public var cursor: Int
+
+    public init(step: UInt64 = 0, cursor: Int = 0) {
+        self.step = step
+        self.cursor = cursor
+    }
+}

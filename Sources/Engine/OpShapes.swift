@@ -1,0 +1,128 @@
+/// A graph that cannot be built or differentiated as asked.
+public enum GraphError: Error, CustomStringConvertible, Equatable {
+    /// An op was given inputs whose shapes or types do not fit; the message names both.
+    case shapeMismatch(op: String, detail: String)
+    case wrongInputCount(op: String, expected: Int, got: Int)
+    case notDifferentiable(op: String, reason: String)
+    case unknownTensor(Int)
+    case notPersistent(op: String, tensor: String)
+    case nameInUse(String)
+
+    public var description: String {
+        switch self {
+        case .shapeMismatch(let op, let detail): "\(op): \(detail)"
+        case .wrongInputCount(let op, let expected, let got): "\(op) takes \(expected) inputs, got \(got)"
+        case .notDifferentiable(let op, let reason): "cannot differentiate through \(op): \(reason)"
+        case .unknownTensor(let id): "tensor #\(id) does not belong to this graph"
+        case .notPersistent(let op, let tensor):
+            "\(op) updates \(tensor) in place, but it is not a parameter or optimizer state"
+        case .nameInUse(let name): "a tensor named \"\(name)\" already exists in the graph"
+        }
+    }
+}
+
+extension Op {
+    /// The number of inputs the op takes.
+    public var inputCount: Int {
+        switch self {
+        case .linear: 3
+        case .matmul, .activationGradient, .add, .reparameterize, .reparameterizeGradient, .gather, .sgd: 2
+        case .activation, .reduce, .broadcast: 1
+        case .randomNormal: 0
+        case .vaeLoss, .adam: 4
+        case .vaeLossGradient: 5
+        }
+    }
+
+    /// Checks the inputs and returns the outputs' specs; the error names the op and the shapes.
+    public func outputSpecs(for inputs: [TensorSpec]) throws(GraphError) -> [TensorSpec] {
+        guard inputs.count == inputCount else {
+            throw .wrongInputCount(op: name, expected: inputCount, got: inputs.count)
+        }
+        if case .gather = self {} else {
+            for (i, spec) in inputs.enumerated() where spec.dtype != .float32 {
+                throw .shapeMismatch(op: name, detail: "input \(i) must be float32, got \(spec)")
+            }
+        }
+        let s = inputs.map(\.shape)
+        func fail(_ detail: String) -> GraphError { .shapeMismatch(op: name, detail: detail) }
+        func matrix(_ i: Int, _ role: String) throws(GraphError) -> (Int, Int) {
+            guard s[i].rank == 2 else { throw fail("\(role) must be a matrix, got \(s[i])") }
+            return (s[i].dimensions[0], s[i].dimensions[1])
+        }
+        func same(_ i: Int, _ j: Int, _ a: String, _ b: String) throws(GraphError) {
+            guard s[i] == s[j] else { throw fail("\(a) \(s[i]) and \(b) \(s[j]) must have the same shape") }
+        }
+        switch self {
+        case .linear:
+            let (m, k) = try matrix(0, "x")
+            let (n, kw) = try matrix(1, "W")
+            guard k == kw else { throw fail("x \(s[0]) and W \(s[1]) disagree in the inner size (\(k) vs \(kw))") }
+            guard s[2] == Shape(n) else { throw fail("bias \(s[2]) must be [\(n)] to match W \(s[1])") }
+            return [TensorSpec(Shape(m, n))]
+        case .matmul(let ta, let tb):
+            let (ar, ac) = try matrix(0, "A")
+            let (br, bc) = try matrix(1, "B")
+            let (m, k) = ta ? (ac, ar) : (ar, ac)
+            let (kb, n) = tb ? (bc, br) : (br, bc)
+            guard k == kb else {
+                throw fail("A \(s[0])\(ta ? "ᵀ" : "") and B \(s[1])\(tb ? "ᵀ" : "") disagree in the inner size (\(k) vs \(kb))")
+            }
+            return [TensorSpec(Shape(m, n))]
+        case .activation:
+            return [inputs[0]]
+        case .activationGradient:
+            try same(0, 1, "y", "dy")
+            return [inputs[0]]
+        case .add:
+            try same(0, 1, "a", "b")
+            return [inputs[0]]
+        case .reduce(_, let axis):
+            switch axis {
+            case .all: return [TensorSpec(.scalar)]
+            case .rows:
+                let (_, n) = try matrix(0, "x")
+                return [TensorSpec(Shape(n))]
+            }
+        case .broadcast(let shape, _):
+            guard shape.count > 0 else { throw fail("target shape \(shape) is empty") }
+            let last = shape.dimensions.last ?? 1
+            guard s[0] == .scalar || s[0] == Shape(last) else {
+                throw fail("input \(s[0]) must be [1] or [\(last)] to broadcast to \(shape)")
+            }
+            return [TensorSpec(shape)]
+        case .randomNormal(let shape, _):
+            guard shape.count > 0 else { throw fail("shape \(shape) is empty") }
+            return [TensorSpec(shape)]
+        case .reparameterize, .reparameterizeGradient:
+            _ = try matrix(0, "input 0")
+            try same(0, 1, "input 0", "input 1")
+            return [inputs[0]]
+        case .vaeLoss, .vaeLossGradient:
+            let (b, _) = try matrix(0, "x")
+            try same(0, 1, "x", "decoder output")
+            let (bm, _) = try matrix(2, "μ")
+            try same(2, 3, "μ", "log σ²")
+            guard bm == b else { throw fail("x \(s[0]) and μ \(s[2]) disagree in batch size") }
+            guard case .vaeLossGradient = self else { return [TensorSpec(Shape(b, 2)), TensorSpec(.scalar)] }
+            guard s[4] == .scalar else { throw fail("the incoming gradient \(s[4]) must be a scalar [1]") }
+            return [inputs[1], inputs[2], inputs[3]]
+        case .gather(let rows):
+            let (_, d) = try matrix(0, "table")
+            guard inputs[0].dtype == .float32 else { throw fail("table must be float32, got \(inputs[0])") }
+            guard inputs[1].dtype == .int32, s[1].rank == 1 else { throw fail("indices must be an int32 vector, got \(inputs[1])") }
+            guard rows > 0, rows <= s[1].count else {
+                throw fail("cannot gather \(rows) rows from an index list of \(s[1].count)")
+            }
+            return [TensorSpec(Shape(rows, d))]
+        case .adam:
+            try same(0, 1, "parameter", "gradient")
+            try same(0, 2, "parameter", "m")
+            try same(0, 3, "parameter", "v")
+            return []
+        case .sgd:
+            try same(0, 1, "parameter", "gradient")
+            return []
+        }
+    }
+}

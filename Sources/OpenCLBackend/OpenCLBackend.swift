@@ -1,0 +1,1 @@
+// OpenCL backend: see issue 3.
