@@ -1,11 +1,16 @@
 extension Graph {
-    /// Appends the backward graph of a scalar `loss` and returns ∂loss/∂p for each of
-    /// `parameters` (a zero-free graph: a parameter the loss does not depend on gets an error).
+    /// Appends the backward graph of `loss` and returns ∂loss/∂p for each of `parameters`
+    /// (a parameter the loss does not depend on is an error).
     ///
     /// Reverse-mode: nodes are visited from the loss back, each applying its op's
     /// vector-Jacobian rule; gradients reaching a tensor along several paths are added.
-    public func gradients(of loss: Tensor, with parameters: [Tensor]) throws(GraphError) -> [Tensor] {
-        guard shape(loss) == .scalar else {
+    /// - Parameter seed: the cotangent of `loss` (its shape); nil means 1 for a scalar loss, so the
+    ///   result is the vector-Jacobian product seedᵀ·∂loss/∂p.
+    public func gradients(of loss: Tensor, seed: Tensor? = nil, with parameters: [Tensor]) throws(GraphError) -> [Tensor] {
+        if let seed, shape(seed) != shape(loss) {
+            throw .shapeMismatch(op: "gradients", detail: "seed \(shape(seed)) must have the shape of the output \(shape(loss))")
+        }
+        guard seed != nil || shape(loss) == .scalar else {
             throw .shapeMismatch(op: "gradients", detail: "the loss must be a scalar [1], got \(shape(loss))")
         }
         // Tensors that depend on some parameter: only they need gradients.
@@ -17,7 +22,9 @@ extension Graph {
         guard let lastNode = tensors[loss.id].producer else {
             throw .notDifferentiable(op: "gradients", reason: "the loss is not computed by an op")
         }
-        var grads: [Int: Tensor] = [loss.id: try constant([1], .scalar)]
+        let start: Tensor
+        if let seed { start = seed } else { start = try constant([1], .scalar) }
+        var grads: [Int: Tensor] = [loss.id: start]
         for index in stride(from: lastNode, through: 0, by: -1) {
             let node = nodes[index]
             let outputGrads = node.outputs.map { grads[$0.id] }

@@ -30,6 +30,9 @@ public final class Plan {
 
 /// Runs graphs on a backend: owns the persistent buffers (inputs, parameters, optimizer state,
 /// constants), compiles plans and runs them. Several plans of one executor share its parameters.
+///
+/// Within a plan, an in-place update runs after every op of the plan that reads the tensors it
+/// overwrites: a training step reads the parameters before updating them.
 public final class Executor {
     public let graph: Graph
     public let backend: any Backend
@@ -74,7 +77,7 @@ public final class Executor {
             guard needed.insert(n).inserted else { continue }
             stack += graph.nodes[n].inputs.compactMap { graph.tensors[$0.id].producer }
         }
-        let order = needed.sorted()
+        let order = schedule(needed.sorted())
         let keep = Set(outputs.map(\.id))
 
         // Last use of each computed tensor within the plan.
@@ -125,6 +128,30 @@ public final class Executor {
         var fetchable: [Int: TensorBuffer] = [:]
         for t in outputs { fetchable[t.id] = bind(t) }
         return Plan(steps: steps, fetchable: fetchable, peakBytes: peak, naiveBytes: naive)
+    }
+
+    /// Moves each in-place update to just after the last node it depends on or that reads a
+    /// tensor it overwrites, so a gradient dies as soon as its optimizer step has consumed it
+    /// (instead of all gradients living until the end of the backward pass).
+    private func schedule(_ order: [Int]) -> [Int] {
+        let isUpdate = { (n: Int) in !self.graph.nodes[n].op.mutatedInputs.isEmpty }
+        var lastReader: [Int: Int] = [:]
+        for n in order where !isUpdate(n) {
+            for t in graph.nodes[n].inputs { lastReader[t.id] = n }
+        }
+        var after: [Int: [Int]] = [:]
+        for u in order where isUpdate(u) {
+            let node = graph.nodes[u]
+            let producers = node.inputs.compactMap { graph.tensors[$0.id].producer }
+            let readers = node.op.mutatedInputs.compactMap { lastReader[node.inputs[$0].id] }
+            after[(producers + readers).max() ?? -1, default: []].append(u)
+        }
+        var result = after[-1] ?? []
+        for n in order where !isUpdate(n) {
+            result.append(n)
+            result += after[n] ?? []
+        }
+        return result
     }
 
     /// Enqueues one run of `plan`. Nothing is read back; use `value(of:in:)` for that.

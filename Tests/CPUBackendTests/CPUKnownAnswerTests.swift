@@ -1,0 +1,128 @@
+import CPUBackend
+import Engine
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Ops checked against values computed by hand (the ones a finite-difference check cannot
+/// cover, and the loss's value itself).
+@Suite struct CPUKnownAnswerTests {
+    let backend = CPUBackend()
+
+    /// Runs one op on fresh buffers and returns its outputs.
+    func run(_ op: Op, _ inputs: [([Float], TensorSpec)], context: RunContext = RunContext()) throws -> [[Float]] {
+        let specs = try op.outputSpecs(for: inputs.map(\.1))
+        let ins = try inputs.map { values, spec in
+            TensorBuffer(spec.dtype == .int32 ? try backend.makeBuffer(values.map { Int32($0) }) : try backend.makeBuffer(values), spec)
+        }
+        let outs = try specs.map { TensorBuffer(try backend.allocate(bytes: $0.byteCount), $0) }
+        try backend.execute(op, inputs: ins, outputs: outs, context: context)
+        return try outs.map { try backend.download($0.buffer, count: $0.spec.count) } + ins.map { try backend.download($0.buffer, count: $0.spec.count) }
+    }
+
+    @Test func gatherCopiesRowsFromTheCursor() throws {
+        let table: [Float] = [0, 1, 10, 11, 20, 21, 30, 31]
+        let out = try run(.gather(rows: 2), [(table, TensorSpec(Shape(4, 2))), ([3, 0, 2, 1], TensorSpec(Shape(4), .int32))],
+                          context: RunContext(cursor: 1))
+        #expect(out[0] == [0, 1, 20, 21])
+    }
+
+    @Test func gatherRejectsIndicesOutsideTheTable() throws {
+        let spec = TensorSpec(Shape(2, 2))
+        #expect(throws: BackendError.self) {
+            try run(.gather(rows: 1), [([1, 2, 3, 4], spec), ([5], TensorSpec(Shape(1), .int32))])
+        }
+        #expect(throws: BackendError.self) {
+            try run(.gather(rows: 2), [([1, 2, 3, 4], spec), ([0, 1], TensorSpec(Shape(2), .int32))], context: RunContext(cursor: 1))
+        }
+    }
+
+    @Test func adamTakesTheTextbookFirstSteps() throws {
+        // At t = 1, m̂ = g and v̂ = g², so the step is lr·g/(|g| + ε) ≈ lr·sign(g).
+        let h = AdamHyperparameters(learningRate: 0.1)
+        let spec = TensorSpec(Shape(3))
+        let out = try run(.adam(h), [([1, 2, 3], spec), ([0.5, -2, 0], spec), ([0, 0, 0], spec), ([0, 0, 0], spec)])
+        let (p, m, v) = (out[0], out[2], out[3])
+        #expect(abs(p[0] - 0.9) < 1e-6 && abs(p[1] - 2.1) < 1e-6 && p[2] == 3)
+        // In float32, 1 − β₂ is 0.0010000467, not 0.001: the moments are (1 − β)·g and (1 − β)·g².
+        let (oneMinusB1, oneMinusB2) = (1 - h.beta1, 1 - h.beta2)
+        #expect(m == [0.5 * oneMinusB1, -2 * oneMinusB1, 0])
+        #expect(v == [0.25 * oneMinusB2, 4 * oneMinusB2, 0])
+        // Second step from the stored moments, by the formula.
+        let out2 = try run(.adam(h), [(p, spec), ([1, 1, 1], spec), (m, spec), (v, spec)], context: RunContext(step: 1))
+        let m2 = 0.9 * Double(m[0]) + 0.1, v2 = 0.999 * Double(v[0]) + 0.001
+        let expected = Double(p[0]) - 0.1 * (m2 / (1 - 0.81)) / ((v2 / (1 - 0.998001)).squareRoot() + 1e-8)
+        #expect(abs(Double(out2[0][0]) - expected) < 1e-6)
+    }
+
+    @Test func sgdSubtractsTheScaledGradient() throws {
+        let spec = TensorSpec(Shape(2))
+        let out = try run(.sgd(learningRate: 0.5), [([1, 1], spec), ([2, -4], spec)])
+        #expect(out[0] == [0, 3])
+    }
+
+    @Test func bernoulliLossMatchesAHandComputation() throws {
+        // One example, two pixels x = (1, 0), logits (0, ln 3); latent μ = (1), log σ² = (0).
+        // −log p = ln 2 + ln 4; KL = −½(1 + 0 − 1 − 1) = ½.
+        let out = try run(.vaeLoss(.bernoulli, beta: 2), [([1, 0], TensorSpec(Shape(1, 2))), ([0, log(3)], TensorSpec(Shape(1, 2))),
+                                                            ([1], TensorSpec(Shape(1, 1))), ([0], TensorSpec(Shape(1, 1)))])
+        #expect(abs(out[0][0] - Float(log(2.0) + log(4.0))) < 1e-6)
+        #expect(abs(out[0][1] - 0.5) < 1e-6)
+        #expect(abs(out[1][0] - Float(log(2.0) + log(4.0) + 1)) < 1e-6)
+    }
+
+    @Test func gaussianLossMatchesAHandComputation() throws {
+        // Two examples; σ = 2; D = 1. Example 0: x = 1, x̂ = 0 → 1/8 + ln 2 + ½ ln 2π.
+        // Example 1: x = 0, x̂ = 0 → ln 2 + ½ ln 2π. KL: μ = 0, log σ² = ln 2 → −½(1 + ln 2 − 2).
+        let spec = TensorSpec(Shape(2, 1))
+        let out = try run(.vaeLoss(.gaussian(sigma: 2), beta: 1), [([1, 0], spec), ([0, 0], spec), ([0, 0], spec), ([log(2), log(2)], spec)])
+        let c = log(2.0) + 0.5 * log(2 * Double.pi)
+        let kl = -0.5 * (1 + log(2.0) - 2)
+        #expect(abs(Double(out[0][0]) - (0.125 + c)) < 1e-6)
+        #expect(abs(Double(out[0][2]) - c) < 1e-6)
+        #expect(abs(Double(out[0][1]) - kl) < 1e-6)
+        #expect(abs(Double(out[1][0]) - ((0.125 + 2 * c) / 2 + kl)) < 1e-6)
+    }
+
+    @Test func bernoulliLossIsStableForExtremeLogits() throws {
+        let spec = TensorSpec(Shape(1, 4))
+        let out = try run(.vaeLoss(.bernoulli, beta: 1), [([1, 0, 1, 0], spec), ([100, -100, -100, 100], spec),
+                                                            ([0], TensorSpec(Shape(1, 1))), ([0], TensorSpec(Shape(1, 1)))])
+        #expect(abs(out[0][0] - 200) < 1e-3)
+    }
+
+    @Test func reductionsAndBroadcastsMatchHandComputations() throws {
+        let m: [Float] = [1, 2, 3, 4, 5, 6]
+        let spec = TensorSpec(Shape(2, 3))
+        #expect(try run(.reduce(.sum, .rows), [(m, spec)])[0] == [5, 7, 9])
+        #expect(try run(.reduce(.mean, .rows), [(m, spec)])[0] == [2.5, 3.5, 4.5])
+        #expect(try run(.reduce(.sum, .all), [(m, spec)])[0] == [21])
+        #expect(try run(.reduce(.mean, .all), [(m, spec)])[0] == [3.5])
+        #expect(try run(.broadcast(Shape(2, 3), scale: 2), [([1, 2, 3], TensorSpec(Shape(3)))])[0] == [2, 4, 6, 2, 4, 6])
+        #expect(try run(.broadcast(Shape(2, 2), scale: 1), [([7], TensorSpec(.scalar))])[0] == [7, 7, 7, 7])
+    }
+
+    @Test func randomNormalIsKeyedBySeedAndStep() throws {
+        let spec = Shape(3, 5)
+        let a = try run(.randomNormal(spec, seed: 1), [], context: RunContext(step: 2))[0]
+        let b = try run(.randomNormal(spec, seed: 1), [], context: RunContext(step: 2))[0]
+        let c = try run(.randomNormal(spec, seed: 1), [], context: RunContext(step: 3))[0]
+        #expect(a == b)
+        #expect(a != c)
+        let n = Philox.normals(seed: 1, step: 2, sample: 0, block: 1)
+        #expect(Array(a[4..<8]) == [n.0, n.1, n.2, n.3])
+    }
+
+    @Test func reparameterizeUsesTheSameNoiseAsRandomNormal() throws {
+        let spec = TensorSpec(Shape(2, 3))
+        let mu: [Float] = [1, 2, 3, 4, 5, 6], lv: [Float] = [0, log(4), 0, log(4), 0, log(4)]
+        let z = try run(.reparameterize(seed: 8, sample: 0), [(mu, spec), (lv, spec)], context: RunContext(step: 5))[0]
+        let eps = try run(.randomNormal(spec.shape, seed: 8), [], context: RunContext(step: 5))[0]
+        for i in 0..<6 {
+            let sigma: Float = i % 2 == 0 ? 1 : 2
+            #expect(abs(z[i] - (mu[i] + sigma * eps[i])) < 1e-5)
+        }
+    }
+}

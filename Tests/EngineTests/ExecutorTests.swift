@@ -1,0 +1,88 @@
+import CPUBackend
+import Engine
+import Testing
+
+@Suite struct ExecutorTests {
+    private func trainedParameters(reuse: Bool, steps: Int = 4) throws -> ([[Float]], Plan) {
+        let model = try TinyVAE()
+        let executor = try Executor(graph: model.graph, backend: CPUBackend(), seed: 3)
+        try executor.setValue(TinyVAE.data(), for: model.x)
+        let plan = try executor.compile(outputs: [model.loss], updates: model.updates, reuseBuffers: reuse)
+        for step in 0..<steps { try executor.run(plan, context: RunContext(step: UInt64(step))) }
+        return (try model.parameters.map { try executor.value(of: $0) }, plan)
+    }
+
+    @Test func bufferReuseGivesTheSameResultsAsFreshBuffers() throws {
+        let (reused, reusedPlan) = try trainedParameters(reuse: true)
+        let (fresh, freshPlan) = try trainedParameters(reuse: false)
+        #expect(reused == fresh)
+        #expect(freshPlan.peakBytes == freshPlan.naiveBytes)
+        #expect(reusedPlan.opCount == freshPlan.opCount)
+    }
+
+    @Test func trainingStepPeakIsBelowTheNaiveTotal() throws {
+        let (_, plan) = try trainedParameters(reuse: true, steps: 1)
+        #expect(plan.peakBytes < plan.naiveBytes)
+        #expect(plan.peakBytes * 3 < plan.naiveBytes * 2, "peak \(plan.peakBytes) of naive \(plan.naiveBytes)")
+    }
+
+    @Test func planComputesOnlyWhatItNeeds() throws {
+        let model = try TinyVAE()
+        let executor = try Executor(graph: model.graph, backend: CPUBackend(), seed: 3)
+        let forward = try executor.compile(outputs: [model.loss])
+        let training = try executor.compile(outputs: [model.loss], updates: model.updates)
+        #expect(forward.opCount == 7)  // five linear layers, reparameterize, loss
+        #expect(training.opCount > forward.opCount + model.parameters.count)
+    }
+
+    @Test func sameSeedGivesTheSameParametersAndOtherSeedsDiffer() throws {
+        let model = try TinyVAE()
+        let a = try Executor(graph: model.graph, backend: CPUBackend(), seed: 9)
+        let b = try Executor(graph: model.graph, backend: CPUBackend(), seed: 9)
+        let c = try Executor(graph: model.graph, backend: CPUBackend(), seed: 10)
+        let p = model.parameters[0]
+        #expect(try a.value(of: p) == b.value(of: p))
+        #expect(try a.value(of: p) != c.value(of: p))
+    }
+
+    @Test func readingAnUnfetchedTensorThrows() throws {
+        let model = try TinyVAE()
+        let executor = try Executor(graph: model.graph, backend: CPUBackend())
+        let plan = try executor.compile(outputs: [])
+        #expect(throws: GraphError.self) { try executor.value(of: model.loss, in: plan) }
+        #expect(throws: BackendError.self) { try executor.setValue([Float](repeating: 0, count: 3), for: model.x) }
+    }
+
+    /// A deterministic autoencoder (β = 0) on data from a 3-dimensional subspace of R¹⁶.
+    /// σ = 1/√(2π) makes the Gaussian constant vanish, so the loss is π·‖x − x̂‖².
+    @Test func smallAutoencoderLossFallsByAnOrderOfMagnitude() throws {
+        let g = Graph()
+        let (n, d, k) = (64, 16, 3)
+        let x = try g.input("x", Shape(n, d))
+        let codes = Philox.uniforms(count: n * k, bound: 1, seed: 1, stream: 0)
+        let basis = Philox.uniforms(count: k * d, bound: 1, seed: 1, stream: 1)
+        var data = [Float](repeating: 0, count: n * d)
+        for i in 0..<n { for j in 0..<d { for c in 0..<k { data[i * d + j] += codes[i * k + c] * basis[c * d + j] } } }
+        let w1 = try g.parameter("w1", Shape(8, d), .uniform(bound: 0.25)), b1 = try g.parameter("b1", Shape(8), .zeros)
+        let w2 = try g.parameter("w2", Shape(4, 8), .uniform(bound: 0.35)), b2 = try g.parameter("b2", Shape(4), .zeros)
+        let w3 = try g.parameter("w3", Shape(d, 4), .uniform(bound: 0.5)), b3 = try g.parameter("b3", Shape(d), .zeros)
+        let code = try g.linear(try g.linear(x, weight: w1, bias: b1, activation: .tanh), weight: w2, bias: b2)
+        let xhat = try g.linear(code, weight: w3, bias: b3)
+        let zeroLogVar = try g.constant([Float](repeating: 0, count: n * 4), Shape(n, 4))
+        let loss = try g.vaeLoss(data: x, decoded: xhat, mean: code, logVariance: zeroLogVar,
+                                 likelihood: .gaussian(sigma: 1 / (2 * Float.pi).squareRoot()), beta: 0).loss
+        let params = [w1, b1, w2, b2, w3, b3]
+        let updates = try zip(params, try g.gradients(of: loss, with: params)).map { p, dp in
+            try g.update(.adam(AdamHyperparameters(learningRate: 0.01)),
+                         [p, dp, try g.state("m" + g.name(p), g.shape(p)), try g.state("v" + g.name(p), g.shape(p))])
+        }
+        let executor = try Executor(graph: g, backend: CPUBackend(), seed: 2)
+        try executor.setValue(data, for: x)
+        let step = try executor.compile(outputs: [loss], updates: updates)
+        try executor.run(step, context: RunContext(step: 0))
+        let first = try executor.value(of: loss, in: step)[0]
+        for s in 1..<600 { try executor.run(step, context: RunContext(step: UInt64(s))) }
+        let last = try executor.value(of: loss, in: step)[0]
+        #expect(last * 10 < first, "loss went from \(first) to \(last)")
+    }
+}
