@@ -5,7 +5,7 @@ extension CPUBackend {
     /// Adam with bias correction at t = step + 1.
     func adam(_ h: AdamHyperparameters, parameter p: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>,
               m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, step: UInt64) {
-        let (c1, c2) = adamCorrections(h, step: step)
+        let (c1, c2) = h.biasCorrections(step: step)
         let (b1, b2, lr, eps) = (h.beta1, h.beta2, h.learningRate, h.epsilon)
         parallelFor(count) { r in
             for i in r {
@@ -20,13 +20,6 @@ extension CPUBackend {
     func sgd(learningRate: Float, parameter p: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int) {
         parallelFor(count) { r in for i in r { p[i] -= learningRate * g[i] } }
     }
-}
-
-/// 1/(1 − β₁ᵗ) and 1/(1 − β₂ᵗ) for t = step + 1, computed in float64 on the host (the OpenCL
-/// kernel receives the same two floats).
-public func adamCorrections(_ h: AdamHyperparameters, step: UInt64) -> (Float, Float) {
-    let t = Double(step) + 1
-    return (Float(1 / (1 - pow(Double(h.beta1), t))), Float(1 / (1 - pow(Double(h.beta2), t))))
 }
 
 #if canImport(Glibc)

@@ -58,6 +58,13 @@ public struct AdamHyperparameters: Hashable, Sendable {
         self.beta2 = beta2
         self.epsilon = epsilon
     }
+
+    /// 1/(1 − β₁ᵗ) and 1/(1 − β₂ᵗ) at t = step + 1, computed in float64 so every backend
+    /// multiplies by the same two floats.
+    public func biasCorrections(step: UInt64) -> (Float, Float) {
+        let t = Double(step) + 1
+        return (Float(1 / (1 - pow(Double(beta1), t))), Float(1 / (1 - pow(Double(beta2), t))))
+    }
 }
 
 /// The op interface: every computation a backend must implement, with its static parameters.
@@ -149,3 +156,9 @@ public struct RunContext: Hashable, Sendable {
         self.cursor = cursor
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

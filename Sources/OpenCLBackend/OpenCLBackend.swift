@@ -1,1 +1,154 @@
-// OpenCL backend: see issue 3.
+import COpenCL
+import Engine
+
+/// The OpenCL backend: one context and in-order queue on one device, the kernels of Kernels/
+/// built once, and every op enqueued without waiting. Only `read` (and `synchronize`) waits.
+public final class OpenCLBackend: Backend {
+    public let device: OpenCLDevice
+    /// Whether the kernels came from the on-disk binary cache rather than the compiler.
+    public let loadedCachedKernels: Bool
+    let runtime: CLContext
+    let program: CLProgram
+    let tiles: TileConfiguration
+    private var kernels: [String: CLKernel] = [:]
+    private var scratch: CLBuffer?
+
+    /// Opens a device: `selector` is an index into `OpenCLDevice.all()` or part of a device
+    /// name; nil prefers a GPU.
+    public init(device selector: String? = nil) throws(OpenCLError) {
+        let device = try OpenCLDevice.select(selector)
+        self.device = device
+        runtime = try CLContext(device: device.id)
+        tiles = TileConfiguration(for: device)
+        var builder = ProgramBuilder(context: runtime.context, device: device)
+        program = try builder.build(options: tiles.buildOptions)
+        loadedCachedKernels = builder.usedCache
+    }
+
+    public var deviceDescription: String { "OpenCL: \(device.summary)" }
+
+    // MARK: Memory
+
+    public func allocate(bytes: Int) throws -> any DeviceBuffer {
+        var status: cl_int = 0
+        let size = max(bytes, 4)
+        guard let mem = clCreateBuffer(runtime.context, cl_mem_flags(CL_MEM_READ_WRITE), size, nil, &status), status == CL_SUCCESS else {
+            throw OpenCLError.allocationFailed(bytes: size, device: device.summary, maxAllocation: device.maxAllocation,
+                                               globalMemory: device.globalMemory, code: status)
+        }
+        return CLBuffer(mem: mem, byteCount: size)
+    }
+
+    func clBuffer(_ b: any DeviceBuffer) throws -> CLBuffer {
+        guard let c = b as? CLBuffer else { throw BackendError.foreignBuffer(backend: "OpenCL") }
+        return c
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, offset: Int) throws {
+        let b = try clBuffer(buffer)
+        guard offset >= 0, offset + bytes.count <= b.byteCount else {
+            throw BackendError.sizeMismatch(what: "write", expected: b.byteCount - offset, got: bytes.count)
+        }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        // Blocking: the host memory may be gone once this returns.
+        try check(clEnqueueWriteBuffer(runtime.queue, b.mem, cl_bool(CL_TRUE), offset, bytes.count, base, 0, nil, nil),
+                  "clEnqueueWriteBuffer")
+    }
+
+    public func read(_ buffer: any DeviceBuffer, offset: Int, into bytes: UnsafeMutableRawBufferPointer) throws {
+        let b = try clBuffer(buffer)
+        guard offset >= 0, offset + bytes.count <= b.byteCount else {
+            throw BackendError.sizeMismatch(what: "read", expected: b.byteCount - offset, got: bytes.count)
+        }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        try check(clEnqueueReadBuffer(runtime.queue, b.mem, cl_bool(CL_TRUE), offset, bytes.count, base, 0, nil, nil),
+                  "clEnqueueReadBuffer")
+    }
+
+    public func synchronize() throws {
+        try check(clFinish(runtime.queue), "clFinish")
+    }
+
+    /// A scratch buffer of at least `bytes`, reused by successive ops (the queue is in order).
+    func scratchBuffer(bytes: Int) throws -> CLBuffer {
+        if let s = scratch, s.byteCount >= bytes { return s }
+        let fresh = try clBuffer(try allocate(bytes: bytes))
+        scratch = fresh
+        return fresh
+    }
+
+    // MARK: Launching
+
+    private func kernel(_ name: String) throws(OpenCLError) -> CLKernel {
+        if let k = kernels[name] { return k }
+        var status: cl_int = 0
+        guard let handle = clCreateKernel(program.handle, name, &status), status == CL_SUCCESS else {
+            throw .call("clCreateKernel(\(name))", status)
+        }
+        let k = CLKernel(handle)
+        kernels[name] = k
+        return k
+    }
+
+    /// Sets the arguments and enqueues `name` over `global` work-items (rounded up to a
+    /// multiple of `local`; kernels guard their range).
+    func launch(_ name: String, _ arguments: [KernelArgument], global: [Int], local: [Int]) throws(OpenCLError) {
+        let k = try kernel(name)
+        for (i, argument) in arguments.enumerated() {
+            let index = cl_uint(i)
+            let status: cl_int
+            switch argument {
+            case .buffer(let b):
+                var mem: cl_mem? = b.mem
+                status = clSetKernelArg(k.handle, index, MemoryLayout<cl_mem>.size, &mem)
+            case .int(var v): status = clSetKernelArg(k.handle, index, 4, &v)
+            case .uint(var v): status = clSetKernelArg(k.handle, index, 4, &v)
+            case .float(var v): status = clSetKernelArg(k.handle, index, 4, &v)
+            }
+            try check(status, "clSetKernelArg(\(name), \(i))")
+        }
+        var globalSize = zip(global, local).map { g, l in max(1, (g + l - 1) / l) * l }
+        var localSize = local
+        try check(clEnqueueNDRangeKernel(runtime.queue, k.handle, cl_uint(global.count), nil, &globalSize, &localSize, 0, nil, nil),
+                  "clEnqueueNDRangeKernel(\(name))")
+    }
+
+    /// Raw Philox4x32-10 output of `blocks` counters (block, sample, step), for bit-exact tests
+    /// against the host implementation.
+    public func philoxBits(blocks: Int, seed: UInt64, step: UInt64, sample: UInt32) throws -> [UInt32] {
+        let out = try clBuffer(try allocate(bytes: blocks * 16))
+        try launch("philox_bits", [.buffer(out), .int(Int32(blocks)), .uint(sample)] + Self.counterArguments(seed: seed, step: step),
+                   global: [blocks], local: [tiles.local1D])
+        return try download(out, count: blocks * 4, as: UInt32.self)
+    }
+
+    static func counterArguments(seed: UInt64, step: UInt64) -> [KernelArgument] {
+        [.uint(UInt32(truncatingIfNeeded: step)), .uint(UInt32(truncatingIfNeeded: step >> 32)),
+         .uint(UInt32(truncatingIfNeeded: seed)), .uint(UInt32(truncatingIfNeeded: seed >> 32))]
+    }
+}
+
+/// Work-group shapes and tile sizes per device type, passed to the compiler as -D options.
+struct TileConfiguration {
+    /// Rows of C per work-item in the NN/TN kernels.
+    let nnRows: Int
+    /// Work-group shape of the 2-D matrix kernels (columns, rows).
+    let local2D: [Int]
+    /// Work-group size of the 1-D kernels.
+    let local1D: Int
+
+    init(for device: OpenCLDevice) {
+        if device.isCPU {
+            // PoCL: wide register tiles, and small groups so every core gets many of them.
+            nnRows = 6
+            local2D = [1, 2]
+            local1D = 64
+        } else {
+            nnRows = 4
+            local2D = [8, 8]
+            local1D = 128
+        }
+    }
+
+    var buildOptions: String { "-cl-mad-enable -DNN_ROWS=\(nnRows)" }
+}

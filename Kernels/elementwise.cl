@@ -1,0 +1,64 @@
+// Element-wise ops, reductions and gather: twins of CPUBackend/CPUElementwise.swift.
+// One work-item per element unless said otherwise; global sizes are rounded up, so each
+// kernel guards its range.
+
+__kernel void activation_forward(__global float* y, __global const float* x, int n, int act, float slope) {
+    int i = get_global_id(0);
+    if (i < n) y[i] = activate(act, slope, x[i]);
+}
+
+__kernel void activation_backward(__global float* dx, __global const float* y, __global const float* dy,
+                                  int n, int act, float slope) {
+    int i = get_global_id(0);
+    if (i < n) dx[i] = dy[i] * activation_derivative(act, slope, y[i]);
+}
+
+__kernel void add(__global float* c, __global const float* a, __global const float* b, int n) {
+    int i = get_global_id(0);
+    if (i < n) c[i] = a[i] + b[i];
+}
+
+// y[i] = scale * x[i % width] (width 1: a scalar).
+__kernel void broadcast(__global float* y, __global const float* x, int n, int width, float scale) {
+    int i = get_global_id(0);
+    if (i < n) y[i] = scale * x[i % width];
+}
+
+// Column totals of an m×n matrix, each summed top to bottom: one work-item per column, so
+// neighbouring work-items read neighbouring addresses and the order is fixed.
+__kernel void reduce_rows(__global float* y, __global const float* x, int m, int n, float scale) {
+    int j = get_global_id(0);
+    if (j >= n) return;
+    float acc = 0.0f;
+    for (int i = 0; i < m; ++i) acc += x[(size_t)i * n + j];
+    y[j] = acc * scale;
+}
+
+// First stage of a full reduction: work-item p sums chunk p of `chunk` elements in order.
+__kernel void reduce_partial(__global float* partial, __global const float* x, int n, int chunk, int parts) {
+    int p = get_global_id(0);
+    if (p >= parts) return;
+    int end = min(n, (p + 1) * chunk);
+    float acc = 0.0f;
+    for (int i = p * chunk; i < end; ++i) acc += x[i];
+    partial[p] = acc;
+}
+
+// Second stage: one work-item adds the partial sums in order.
+__kernel void reduce_final(__global float* y, __global const float* partial, int parts, float scale) {
+    if (get_global_id(0) != 0) return;
+    float acc = 0.0f;
+    for (int p = 0; p < parts; ++p) acc += partial[p];
+    y[0] = acc * scale;
+}
+
+// Row r of the output is row indices[cursor + r] of the table; one work-item per element.
+// Indices outside the table give a row of NaN (the host validates index lists it uploads).
+__kernel void gather_rows(__global float* y, __global const float* table, __global const int* indices,
+                          int rows, int width, int table_rows, int cursor) {
+    int i = get_global_id(0);
+    if (i >= rows * width) return;
+    int r = i / width, c = i - r * width;
+    int index = indices[cursor + r];
+    y[i] = (index >= 0 && index < table_rows) ? table[(size_t)index * width + c] : NAN;
+}

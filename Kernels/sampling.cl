@@ -1,0 +1,68 @@
+// Reparameterized sampling with Philox4x32-10 + Box–Muller: the twin of Engine/Philox.swift and
+// CPUBackend/CPUSampling.swift. Element i uses lane i % 4 of Philox block i / 4 in the stream
+// (seed, step, sample): counter (block, sample, step_lo, step_hi), key (seed_lo, seed_hi).
+// One work-item per block of four elements, so the backward pass regenerates ε exactly.
+
+inline uint4 philox4x32_10(uint4 c, uint2 k) {
+    for (int round = 0; round < 10; ++round) {
+        if (round > 0) { k.x += 0x9E3779B9u; k.y += 0xBB67AE85u; }
+        uint hi0 = mul_hi(0xD2511F53u, c.x), lo0 = 0xD2511F53u * c.x;
+        uint hi1 = mul_hi(0xCD9E8D57u, c.z), lo1 = 0xCD9E8D57u * c.z;
+        c = (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+    }
+    return c;
+}
+
+inline float uniform_open(uint bits) { return ((float)(bits >> 8) + 0.5f) * (1.0f / 16777216.0f); }
+
+inline float4 normals4(uint block, uint sample, uint step_lo, uint step_hi, uint seed_lo, uint seed_hi) {
+    uint4 r = philox4x32_10((uint4)(block, sample, step_lo, step_hi), (uint2)(seed_lo, seed_hi));
+    float r0 = sqrt(-2.0f * log(uniform_open(r.x))), a0 = 6.2831853071795864769f * uniform_open(r.y);
+    float r1 = sqrt(-2.0f * log(uniform_open(r.z))), a1 = 6.2831853071795864769f * uniform_open(r.w);
+    return (float4)(r0 * cos(a0), r0 * sin(a0), r1 * cos(a1), r1 * sin(a1));
+}
+
+// Raw Philox output, for bit-exact tests against the host implementation.
+__kernel void philox_bits(__global uint* out, int blocks, uint sample, uint step_lo, uint step_hi, uint seed_lo, uint seed_hi) {
+    int b = get_global_id(0);
+    if (b >= blocks) return;
+    vstore4(philox4x32_10((uint4)((uint)b, sample, step_lo, step_hi), (uint2)(seed_lo, seed_hi)), b, out);
+}
+
+__kernel void random_normal(__global float* y, int n, uint sample, uint step_lo, uint step_hi, uint seed_lo, uint seed_hi) {
+    int b = get_global_id(0);
+    int base = b * 4;
+    if (base >= n) return;
+    float4 e = normals4((uint)b, sample, step_lo, step_hi, seed_lo, seed_hi);
+    float lanes[4] = {e.x, e.y, e.z, e.w};
+    for (int l = 0; l < 4 && base + l < n; ++l) y[base + l] = lanes[l];
+}
+
+// z = μ + exp(½ log σ²) ε.
+__kernel void reparameterize(__global float* z, __global const float* mean, __global const float* log_variance,
+                             int n, uint sample, uint step_lo, uint step_hi, uint seed_lo, uint seed_hi) {
+    int b = get_global_id(0);
+    int base = b * 4;
+    if (base >= n) return;
+    float4 e = normals4((uint)b, sample, step_lo, step_hi, seed_lo, seed_hi);
+    float lanes[4] = {e.x, e.y, e.z, e.w};
+    for (int l = 0; l < 4 && base + l < n; ++l) {
+        int i = base + l;
+        z[i] = mean[i] + exp(0.5f * log_variance[i]) * lanes[l];
+    }
+}
+
+// d log σ² = dz ⊙ ε ⊙ ½ exp(½ log σ²), with ε regenerated from the counter.
+__kernel void reparameterize_backward(__global float* d_log_variance, __global const float* log_variance,
+                                      __global const float* dz, int n, uint sample, uint step_lo, uint step_hi,
+                                      uint seed_lo, uint seed_hi) {
+    int b = get_global_id(0);
+    int base = b * 4;
+    if (base >= n) return;
+    float4 e = normals4((uint)b, sample, step_lo, step_hi, seed_lo, seed_hi);
+    float lanes[4] = {e.x, e.y, e.z, e.w};
+    for (int l = 0; l < 4 && base + l < n; ++l) {
+        int i = base + l;
+        d_log_variance[i] = dz[i] * lanes[l] * 0.5f * exp(0.5f * log_variance[i]);
+    }
+}

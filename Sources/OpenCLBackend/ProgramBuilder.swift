@@ -1,0 +1,123 @@
+import COpenCL
+import Foundation
+
+/// Builds the kernel program once per backend and keeps the device's compiled binary on disk,
+/// keyed by device, driver, build options and source, so the next process skips the compiler.
+///
+/// The cache folder is `$SWIFT_VAE_KERNEL_CACHE`, else `$XDG_CACHE_HOME/swift-vae/kernels`, else
+/// `~/.cache/swift-vae/kernels`. A missing, unreadable or stale entry just means a fresh build.
+struct ProgramBuilder {
+    let context: cl_context
+    let device: OpenCLDevice
+
+    /// The kernel sources embedded at build time, in the order they are concatenated
+    /// (common.cl first: the others use its helpers).
+    static let sources: [(name: String, bytes: [UInt8])] = [
+        ("common.cl", PackageResources.common_cl),
+        ("matmul.cl", PackageResources.matmul_cl),
+        ("elementwise.cl", PackageResources.elementwise_cl),
+        ("sampling.cl", PackageResources.sampling_cl),
+        ("loss.cl", PackageResources.loss_cl),
+        ("optim.cl", PackageResources.optim_cl),
+    ]
+
+    static var combinedSource: String {
+        sources.map { "#line 1 \"\($0.name)\"\n" + String(decoding: $0.bytes, as: UTF8.self) }.joined(separator: "\n")
+    }
+
+    static var cacheDirectory: URL {
+        let env = ProcessInfo.processInfo.environment
+        if let dir = env["SWIFT_VAE_KERNEL_CACHE"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
+        if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty { return URL(fileURLWithPath: xdg).appendingPathComponent("swift-vae/kernels") }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/swift-vae/kernels")
+    }
+
+    /// Whether the last `build` loaded a cached binary.
+    private(set) var usedCache = false
+
+    mutating func build(options: String) throws(OpenCLError) -> CLProgram {
+        let source = Self.combinedSource
+        let key = fnv1a([device.name, device.driverVersion, device.platformVersion, options, source].joined(separator: "\u{1}"))
+        let file = Self.cacheDirectory.appendingPathComponent(String(format: "%016llx.bin", key))
+        if let binary = try? Data(contentsOf: file), let program = fromBinary(binary, options: options) {
+            usedCache = true
+            return program
+        }
+        usedCache = false
+        var status: cl_int = 0
+        let program: cl_program? = source.withCString { text in
+            var pointer: UnsafePointer<CChar>? = text
+            var length = strlen(text)
+            return clCreateProgramWithSource(context, 1, &pointer, &length, &status)
+        }
+        guard let program, status == CL_SUCCESS else { throw .call("clCreateProgramWithSource", status) }
+        let wrapped = CLProgram(program)
+        var deviceID: cl_device_id? = device.id
+        let built = clBuildProgram(program, 1, &deviceID, options, nil, nil)
+        guard built == CL_SUCCESS else {
+            throw .buildFailed(device: device.summary, log: buildLog(program) + (built == -11 ? "" : "\n(\(codeName(built)))"))
+        }
+        if let binary = binary(of: program) { store(binary, at: file) }
+        return wrapped
+    }
+
+    private func fromBinary(_ binary: Data, options: String) -> CLProgram? {
+        var status: cl_int = 0
+        var binaryStatus: cl_int = 0
+        var deviceID: cl_device_id? = device.id
+        var length = binary.count
+        let program: cl_program? = binary.withUnsafeBytes { raw in
+            var pointer: UnsafePointer<UInt8>? = raw.bindMemory(to: UInt8.self).baseAddress
+            return clCreateProgramWithBinary(context, 1, &deviceID, &length, &pointer, &binaryStatus, &status)
+        }
+        guard let program, status == CL_SUCCESS, binaryStatus == CL_SUCCESS else { return nil }
+        let wrapped = CLProgram(program)
+        guard clBuildProgram(program, 1, &deviceID, options, nil, nil) == CL_SUCCESS else { return nil }
+        return wrapped
+    }
+
+    private func buildLog(_ program: cl_program) -> String {
+        var size = 0
+        guard clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size) == CL_SUCCESS else {
+            return "(no build log)"
+        }
+        var log = [CChar](repeating: 0, count: size + 1)
+        clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &log, nil)
+        return String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private func binary(of program: cl_program) -> Data? {
+        var size = 0
+        guard clGetProgramInfo(program, cl_program_info(CL_PROGRAM_BINARY_SIZES), MemoryLayout<Int>.size, &size, nil) == CL_SUCCESS,
+              size > 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let ok = bytes.withUnsafeMutableBufferPointer { buffer -> Bool in
+            var pointer: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
+            return clGetProgramInfo(program, cl_program_info(CL_PROGRAM_BINARIES), MemoryLayout<UnsafeMutablePointer<UInt8>>.size, &pointer, nil) == CL_SUCCESS
+        }
+        return ok ? Data(bytes) : nil
+    }
+
+    /// Written to a temporary file and renamed, so a concurrent reader never sees half a binary.
+    private func store(_ binary: Data, at file: URL) {
+        let dir = file.deletingLastPathComponent()
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let temporary = dir.appendingPathComponent(".\(file.lastPathComponent).\(getpid()).tmp")
+        do {
+            try binary.write(to: temporary)
+            _ = try FileManager.default.replaceItemAt(file, withItemAt: temporary)
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+        }
+    }
+}
+
+/// 64-bit FNV-1a: a cache key, not a security measure.
+func fnv1a(_ text: String) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x100_0000_01b3
+    }
+    return hash
+}

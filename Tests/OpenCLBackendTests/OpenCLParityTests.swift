@@ -1,0 +1,128 @@
+import CPUBackend
+import Engine
+import OpenCLBackend
+import Testing
+
+/// Every op on OpenCL (PoCL in CI) against the CPU reference, on shapes that are not multiples
+/// of any tile.
+@Suite struct OpenCLParityTests {
+    static let sizes = [1, 7, 33, 129]
+
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func matmulMatchesCPU(_ ta: Bool, _ tb: Bool) throws {
+        let parity = try Parity()
+        var shapes: [(Int, Int, Int)] = []
+        for m in Self.sizes { for n in Self.sizes { for k in [1, 7, 129] { shapes.append((m, n, k)) } } }
+        shapes += [(128, 400, 784), (128, 784, 400), (128, 20, 400), (784, 400, 128), (6, 16, 9), (5, 15, 3)]
+        for (m, n, k) in shapes {
+            let a = TensorSpec(ta ? Shape(k, m) : Shape(m, k)), b = TensorSpec(tb ? Shape(n, k) : Shape(k, n))
+            try parity.check(.matmul(transposeA: ta, transposeB: tb),
+                             [(a, Parity.values(a.count, stream: 1)), (b, Parity.values(b.count, stream: 2))])
+        }
+    }
+
+    @Test(arguments: Activation.all)
+    func linearMatchesCPU(_ act: Activation) throws {
+        let parity = try Parity()
+        for (m, n, k) in [(1, 1, 1), (7, 33, 129), (129, 7, 33), (33, 129, 7), (2, 3, 784), (128, 400, 784), (128, 20, 400)] {
+            let x = TensorSpec(Shape(m, k)), w = TensorSpec(Shape(n, k)), b = TensorSpec(Shape(n))
+            try parity.check(.linear(activation: act), [(x, Parity.values(x.count, stream: 1)), (w, Parity.values(w.count, stream: 2, bound: 0.2)),
+                                                        (b, Parity.values(n, stream: 3))])
+        }
+    }
+
+    @Test(arguments: Activation.all)
+    func activationsAndTheirGradientsMatchCPU(_ act: Activation) throws {
+        let parity = try Parity()
+        for n in Self.sizes + [784 * 33] {
+            let spec = TensorSpec(Shape(n))
+            try parity.check(.activation(act), [(spec, Parity.values(n, stream: 1, bound: 6))])
+            let y = try parity.outputs(on: parity.cpu, .activation(act), [(spec, Parity.values(n, stream: 1, bound: 6))], context: RunContext())[0]
+            try parity.check(.activationGradient(act), [(spec, y), (spec, Parity.values(n, stream: 2))])
+        }
+    }
+
+    @Test func addBroadcastAndReductionsMatchCPU() throws {
+        let parity = try Parity()
+        for m in Self.sizes {
+            for n in Self.sizes {
+                let spec = TensorSpec(Shape(m, n))
+                try parity.check(.add, [(spec, Parity.values(m * n, stream: 1)), (spec, Parity.values(m * n, stream: 2))])
+                for r in [Reduction.sum, .mean] {
+                    try parity.check(.reduce(r, .rows), [(spec, Parity.values(m * n, stream: 3))])
+                    try parity.check(.reduce(r, .all), [(spec, Parity.values(m * n, stream: 4))])
+                }
+                try parity.check(.broadcast(Shape(m, n), scale: -0.5), [(TensorSpec(Shape(n)), Parity.values(n, stream: 5))])
+                try parity.check(.broadcast(Shape(m, n), scale: 3), [(TensorSpec(.scalar), [0.25])])
+            }
+        }
+        let big = TensorSpec(Shape(129, 784))
+        try parity.check(.reduce(.sum, .all), [(big, Parity.values(big.count, stream: 6))])
+    }
+
+    @Test func samplingMatchesCPU() throws {
+        let parity = try Parity()
+        for n in Self.sizes + [128] {
+            for d in [1, 7, 20, 33] {
+                let spec = TensorSpec(Shape(n, d))
+                let mu = Parity.values(spec.count, stream: 1), lv = Parity.values(spec.count, stream: 2, bound: 3)
+                for step in [UInt64(0), 12, 1 << 33] {
+                    let context = RunContext(step: step)
+                    try parity.check(.randomNormal(spec.shape, seed: 77), [], context: context)
+                    try parity.check(.reparameterize(seed: 5, sample: 3), [(spec, mu), (spec, lv)], context: context)
+                    try parity.check(.reparameterizeGradient(seed: 5, sample: 3), [(spec, lv), (spec, Parity.values(spec.count, stream: 3))],
+                                     context: context)
+                }
+            }
+        }
+    }
+
+    @Test func philoxBitsAreIdenticalToTheHost() throws {
+        let gpu = try openCL()
+        for (seed, step, sample) in [(UInt64(0), UInt64(0), UInt32(0)), (0xDEAD_BEEF_1234_5678, 1 << 40 | 17, 9)] {
+            let bits = try gpu.philoxBits(blocks: 1000, seed: seed, step: step, sample: sample)
+            for block in 0..<1000 {
+                let r = Philox.block(counter: (UInt32(block), sample, UInt32(truncatingIfNeeded: step), UInt32(truncatingIfNeeded: step >> 32)),
+                                     key: (UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)))
+                #expect(Array(bits[block * 4..<block * 4 + 4]) == [r.0, r.1, r.2, r.3], "block \(block)")
+            }
+        }
+        let zero = try gpu.philoxBits(blocks: 1, seed: 0, step: 0, sample: 0)
+        #expect(zero == [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8])
+    }
+
+    @Test(arguments: [Likelihood.bernoulli, .gaussian(sigma: 0.3)])
+    func vaeLossAndGradientMatchCPU(_ likelihood: Likelihood) throws {
+        let parity = try Parity()
+        for (b, d, l) in [(1, 1, 1), (7, 33, 3), (33, 7, 20), (128, 784, 20), (129, 129, 7)] {
+            let x = TensorSpec(Shape(b, d)), z = TensorSpec(Shape(b, l))
+            let inputs = [(x, Parity.values(x.count, stream: 1, unit: true)), (x, Parity.values(x.count, stream: 2, bound: 4)),
+                          (z, Parity.values(z.count, stream: 3)), (z, Parity.values(z.count, stream: 4, bound: 2))]
+            try parity.check(.vaeLoss(likelihood, beta: 0.7), inputs)
+            try parity.check(.vaeLossGradient(likelihood, beta: 0.7), inputs + [(TensorSpec(.scalar), [1.5])])
+        }
+    }
+
+    @Test func gatherMatchesCPU() throws {
+        let parity = try Parity()
+        for (rows, width, tableRows) in [(1, 1, 1), (7, 33, 129), (129, 7, 200), (128, 784, 300)] {
+            let table = TensorSpec(Shape(tableRows, width))
+            let indexCount = rows + 5
+            let indices = (0..<indexCount).map { Float(($0 * 7919) % tableRows) }
+            try parity.check(.gather(rows: rows), [(table, Parity.values(table.count, stream: 1)), (TensorSpec(Shape(indexCount), .int32), indices)],
+                             context: RunContext(cursor: 3))
+        }
+    }
+
+    @Test func optimizersMatchCPU() throws {
+        let parity = try Parity()
+        for n in Self.sizes + [400 * 784] {
+            let spec = TensorSpec(Shape(n))
+            let v = Parity.values(n, stream: 4).map { $0 * $0 }
+            try parity.check(.adam(AdamHyperparameters(learningRate: 1e-3)),
+                             [(spec, Parity.values(n, stream: 1)), (spec, Parity.values(n, stream: 2)), (spec, Parity.values(n, stream: 3)), (spec, v)],
+                             context: RunContext(step: 41))
+            try parity.check(.sgd(learningRate: 0.1), [(spec, Parity.values(n, stream: 1)), (spec, Parity.values(n, stream: 2))])
+        }
+    }
+}
