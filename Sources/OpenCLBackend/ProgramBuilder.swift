@@ -35,8 +35,7 @@ struct ProgramBuilder {
     /// Whether the last `build` loaded a cached binary.
     private(set) var usedCache = false
 
-    mutating func build(options: String) throws(OpenCLError) -> CLProgram {
-        let source = Self.combinedSource
+    mutating func build(source: String = Self.combinedSource, options: String) throws(OpenCLError) -> CLProgram {
         let key = fnv1a([device.name, device.driverVersion, device.platformVersion, options, source].joined(separator: "\u{1}"))
         let file = Self.cacheDirectory.appendingPathComponent(String(format: "%016llx.bin", key))
         if let binary = try? Data(contentsOf: file), let program = fromBinary(binary, options: options) {
@@ -105,7 +104,7 @@ struct ProgramBuilder {
         let temporary = dir.appendingPathComponent(".\(file.lastPathComponent).\(getpid()).tmp")
         do {
             try binary.write(to: temporary)
-            _ = try FileManager.default.replaceItemAt(file, withItemAt: temporary)
+            guard rename(temporary.path, file.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
         }
