@@ -1,56 +1,108 @@
-// The fused VAE loss: twin of CPUBackend/CPULoss.swift. Likelihood codes: 0 Bernoulli on
-// logits, 1 Gaussian with fixed σ.
-// terms[b] = (−log p(x_b | z_b) summed over the pixels, KL(q(z|x_b) ‖ N(0, I))) in nats.
+// The fused VAE loss: twin of CPUBackend/CPULoss.swift.
+// Likelihood codes: 0 Bernoulli on logits, 1 Gaussian with fixed σ, 2 calibrated Gaussian (σ² =
+// the batch's mean squared error, floored at 1e-6). `mc` selects the Monte-Carlo KL at the
+// sampled z instead of the closed form.
+// terms[b] = (−log p(x_b | z_b) summed over the pixels, KL_b) in nats.
 
-inline float pixel_nll(int likelihood, float sigma, float x, float l) {
+#define MIN_CALIBRATED_VARIANCE 1e-6f
+
+inline float pixel_loss(int likelihood, float sigma, float x, float l) {
     if (likelihood == 0) return fmax(l, 0.0f) + log1p(exp(-fabs(l))) - x * l;
     float d = x - l;
+    if (likelihood == 2) return d * d;  // squared error; scaled once σ² is known
     return d * d / (2.0f * sigma * sigma) + log(sigma) + 0.91893853320467274f;
 }
 
-inline float pixel_gradient(int likelihood, float sigma, float x, float l) {
-    if (likelihood == 0) return 1.0f / (1.0f + exp(-l)) - x;
-    return (l - x) / (sigma * sigma);
+inline float latent_kl(int mc, float mu, float lv, float z) {
+    if (mc) {
+        float d = z - mu;
+        return -0.5f * lv - 0.5f * d * d * exp(-lv) + 0.5f * z * z;
+    }
+    return -0.5f * (1.0f + lv - mu * mu - exp(lv));
 }
 
-// One work-item per example: its reconstruction and KL terms, each summed in order.
+// One work-item per example: its reconstruction (the squared error for the calibrated
+// Gaussian) and KL terms, each summed in order.
 __kernel void vae_loss_terms(__global float* terms, __global const float* x, __global const float* decoded,
-                             __global const float* mean, __global const float* log_variance,
-                             int batch, int data_size, int latent_size, int likelihood, float sigma) {
+                             __global const float* mean, __global const float* log_variance, __global const float* z,
+                             int batch, int data_size, int latent_size, int likelihood, float sigma, int mc) {
     int b = get_global_id(0);
     if (b >= batch) return;
     float reconstruction = 0.0f;
     size_t row = (size_t)b * data_size;
-    for (int i = 0; i < data_size; ++i) reconstruction += pixel_nll(likelihood, sigma, x[row + i], decoded[row + i]);
+    for (int i = 0; i < data_size; ++i) reconstruction += pixel_loss(likelihood, sigma, x[row + i], decoded[row + i]);
     float kl = 0.0f;
     size_t lrow = (size_t)b * latent_size;
-    for (int j = 0; j < latent_size; ++j) {
-        float lv = log_variance[lrow + j], mu = mean[lrow + j];
-        kl += -0.5f * (1.0f + lv - mu * mu - exp(lv));
-    }
+    for (int j = 0; j < latent_size; ++j) kl += latent_kl(mc, mean[lrow + j], log_variance[lrow + j], z[lrow + j]);
     terms[2 * b] = reconstruction;
     terms[2 * b + 1] = kl;
 }
 
-// One work-item: the batch mean of reconstruction + β·KL, in example order.
-__kernel void vae_loss_total(__global float* total, __global const float* terms, int batch, float beta) {
+// One work-item: for the calibrated Gaussian, σ² from the squared errors and the final
+// reconstruction terms; then the batch mean of reconstruction + β·KL, in example order.
+__kernel void vae_loss_total(__global float* total, __global float* terms, int batch, int data_size, int likelihood, float beta) {
     if (get_global_id(0) != 0) return;
+    if (likelihood == 2) {
+        float sse = 0.0f;
+        for (int b = 0; b < batch; ++b) sse += terms[2 * b];
+        float variance = fmax(sse / ((float)batch * (float)data_size), MIN_CALIBRATED_VARIANCE);
+        float log_normalizer = 0.5f * (float)data_size * log(6.2831853071795864769f * variance);
+        for (int b = 0; b < batch; ++b) terms[2 * b] = terms[2 * b] / (2.0f * variance) + log_normalizer;
+    }
     float sum = 0.0f;
     for (int b = 0; b < batch; ++b) sum += terms[2 * b] + beta * terms[2 * b + 1];
     total[0] = sum / (float)batch;
 }
 
+// Squared error of each example (for the calibrated Gaussian's gradient).
+__kernel void squared_error_rows(__global float* out, __global const float* x, __global const float* decoded, int batch, int data_size) {
+    int b = get_global_id(0);
+    if (b >= batch) return;
+    float sum = 0.0f;
+    size_t row = (size_t)b * data_size;
+    for (int i = 0; i < data_size; ++i) {
+        float d = x[row + i] - decoded[row + i];
+        sum += d * d;
+    }
+    out[b] = sum;
+}
+
+// One work-item: stats[batch] = σ² of the calibrated Gaussian from the per-example errors in
+// stats[0 ..< batch].
+__kernel void calibrated_variance(__global float* stats, int batch, int data_size) {
+    if (get_global_id(0) != 0) return;
+    float sse = 0.0f;
+    for (int b = 0; b < batch; ++b) sse += stats[b];
+    stats[batch] = fmax(sse / ((float)batch * (float)data_size), MIN_CALIBRATED_VARIANCE);
+}
+
 // The whole gradient in one launch: work-item i writes d decoded[i] and, for i < batch·latent,
-// dμ[i] and d log σ²[i]. The incoming scalar d_loss stays on the device.
-__kernel void vae_loss_backward(__global float* d_decoded, __global float* d_mean, __global float* d_log_variance,
+// dμ[i], d log σ²[i] (and dz[i] for the Monte-Carlo KL). d_loss stays on the device; σ² of the
+// calibrated Gaussian is stats[variance_index].
+__kernel void vae_loss_backward(__global float* d_decoded, __global float* d_mean, __global float* d_log_variance, __global float* d_z,
                                 __global const float* x, __global const float* decoded, __global const float* mean,
-                                __global const float* log_variance, __global const float* d_loss,
-                                int batch, int data_size, int latent_size, int likelihood, float sigma, float beta) {
+                                __global const float* log_variance, __global const float* z, __global const float* d_loss,
+                                __global const float* stats, int variance_index, int batch, int data_size, int latent_size, int likelihood,
+                                float sigma, float beta, int mc) {
     int i = get_global_id(0);
     float scale = d_loss[0] / (float)batch;
-    if (i < batch * data_size) d_decoded[i] = scale * pixel_gradient(likelihood, sigma, x[i], decoded[i]);
+    if (i < batch * data_size) {
+        float xi = x[i], l = decoded[i];
+        float g = likelihood == 0 ? 1.0f / (1.0f + exp(-l)) - xi
+                : likelihood == 1 ? (l - xi) / (sigma * sigma)
+                : (l - xi) / stats[variance_index];
+        d_decoded[i] = scale * g;
+    }
     if (i < batch * latent_size) {
-        d_mean[i] = scale * beta * mean[i];
-        d_log_variance[i] = scale * beta * 0.5f * (exp(log_variance[i]) - 1.0f);
+        float k = scale * beta, mu = mean[i], lv = log_variance[i];
+        if (mc) {
+            float zi = z[i], d = zi - mu, inverse_variance = exp(-lv);
+            d_mean[i] = k * d * inverse_variance;
+            d_log_variance[i] = k * (-0.5f + 0.5f * d * d * inverse_variance);
+            d_z[i] = k * (zi - d * inverse_variance);
+        } else {
+            d_mean[i] = k * mu;
+            d_log_variance[i] = k * 0.5f * (exp(lv) - 1.0f);
+        }
     }
 }

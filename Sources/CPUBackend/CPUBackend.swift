@@ -90,13 +90,11 @@ public final class CPUBackend: Backend {
             reparameterize(z: y[0].floats, mean: x[0].floats, logVariance: x[1].floats, count: s[0].count, seed: seed, sample: sample, step: context.step)
         case .reparameterizeGradient(let seed, let sample):
             reparameterizeGradient(dLogVariance: y[0].floats, logVariance: x[0].floats, dz: x[1].floats, count: s[0].count, seed: seed, sample: sample, step: context.step)
-        case .vaeLoss(let likelihood, let beta):
-            vaeLoss(likelihood, beta: beta, terms: y[0].floats, total: y[1].floats, x: x[0].floats, decoded: x[1].floats,
-                    mean: x[2].floats, logVariance: x[3].floats, batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)
-        case .vaeLossGradient(let likelihood, let beta):
-            vaeLossGradient(likelihood, beta: beta, dDecoded: y[0].floats, dMean: y[1].floats, dLogVariance: y[2].floats,
-                            x: x[0].floats, decoded: x[1].floats, mean: x[2].floats, logVariance: x[3].floats, dLoss: x[4].floats[0],
-                            batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)
+        case .vaeLoss(let objective):
+            vaeLoss(objective, terms: y[0].floats, total: y[1].floats, lossInputs(x, s, objective))
+        case .vaeLossGradient(let objective):
+            let sampled = objective.kl == .monteCarlo
+            vaeLossGradient(objective, y.map(\.floats), lossInputs(x, s, objective), dLoss: x[sampled ? 5 : 4].floats[0])
         case .gather(let rows):
             try gather(y: y[0].floats, table: x[0].floats, indices: x[1].ints, rows: rows, tableRows: s[0].rows,
                        width: s[0].columns, indexCount: s[1].count, cursor: context.cursor)
@@ -105,6 +103,11 @@ public final class CPUBackend: Backend {
         case .sgd(let lr):
             sgd(learningRate: lr, parameter: x[0].floats, gradient: x[1].floats, count: s[0].count)
         }
+    }
+
+    func lossInputs(_ x: [CPUBuffer], _ s: [Shape], _ objective: VAEObjective) -> LossInputs {
+        LossInputs(x: x[0].floats, decoded: x[1].floats, mean: x[2].floats, logVariance: x[3].floats,
+                   z: objective.kl == .monteCarlo ? x[4].floats : nil, batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)
     }
 
     /// Runs `body` over [0, count) in contiguous chunks, on all threads when count is large.

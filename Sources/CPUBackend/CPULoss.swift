@@ -7,67 +7,110 @@ import Darwin
 #endif
 
 /// The fused VAE loss: the host twin of `Kernels/loss.cl`. Per example b:
-/// reconstruction_b = −log p(x_b | z_b) summed over the D pixels, KL_b = −½ Σ_j (1 + log σ²_j − μ_j² − σ²_j),
-/// and the op's scalar is (1/B) Σ_b (reconstruction_b + β·KL_b), in nats per example.
+/// reconstruction_b = −log p(x_b | z_b) summed over the D pixels, KL_b in closed form
+/// −½ Σ_j (1 + log σ²_j − μ_j² − σ²_j) or Monte-Carlo Σ_j (−½ log σ²_j − ½ ε_j² + ½ z_j²) with
+/// ε = (z − μ)/σ, and the op's scalar is (1/B) Σ_b (reconstruction_b + β·KL_b), in nats per example.
 extension CPUBackend {
     static let halfLogTwoPi: Float = 0.918_938_533_204_672_7
+    /// Floor of the calibrated Gaussian's variance, so a perfect fit keeps a finite loss.
+    static let minimumCalibratedVariance: Float = 1e-6
 
-    /// −log p(x | decoded) of one pixel.
+    /// Pointers to the loss op's inputs.
+    struct LossInputs {
+        let x, decoded, mean, logVariance: UnsafePointer<Float>
+        let z: UnsafePointer<Float>?
+        let batch, dataSize, latentSize: Int
+    }
+
+    /// −log p(x | decoded) of one pixel (for the calibrated Gaussian: the squared error).
     @inline(__always)
-    static func pixelNegativeLogLikelihood(_ likelihood: Likelihood, x: Float, decoded l: Float) -> Float {
+    static func pixelLoss(_ likelihood: Likelihood, x: Float, decoded l: Float) -> Float {
         switch likelihood {
         case .bernoulli:
             return max(l, 0) + log1pf(expf(-abs(l))) - x * l
         case .gaussian(let sigma):
             let d = x - l
             return d * d / (2 * sigma * sigma) + logf(sigma) + halfLogTwoPi
+        case .calibratedGaussian:
+            return (x - l) * (x - l)
         }
     }
 
-    /// ∂(−log p)/∂decoded of one pixel.
+    /// KL of example b's latent row.
     @inline(__always)
-    static func pixelGradient(_ likelihood: Likelihood, x: Float, decoded l: Float) -> Float {
-        switch likelihood {
-        case .bernoulli: 1 / (1 + expf(-l)) - x
-        case .gaussian(let sigma): (l - x) / (sigma * sigma)
-        }
-    }
-
-    func vaeLoss(_ likelihood: Likelihood, beta: Float, terms: UnsafeMutablePointer<Float>, total: UnsafeMutablePointer<Float>,
-                 x: UnsafePointer<Float>, decoded: UnsafePointer<Float>, mean: UnsafePointer<Float>, logVariance: UnsafePointer<Float>,
-                 batch: Int, dataSize: Int, latentSize: Int) {
-        parallelFor(batch, grain: max(1, parallelGrain / max(dataSize, 1))) { rows in
-            for b in rows {
-                var reconstruction: Float = 0
-                for i in b * dataSize..<(b + 1) * dataSize {
-                    reconstruction += Self.pixelNegativeLogLikelihood(likelihood, x: x[i], decoded: decoded[i])
-                }
-                var kl: Float = 0
-                for j in b * latentSize..<(b + 1) * latentSize {
-                    let lv = logVariance[j], mu = mean[j]
-                    kl += -0.5 * (1 + lv - mu * mu - expf(lv))
-                }
-                terms[2 * b] = reconstruction
-                terms[2 * b + 1] = kl
+    static func kl(_ estimator: KLEstimator, _ p: LossInputs, row b: Int) -> Float {
+        var kl: Float = 0
+        for j in b * p.latentSize..<(b + 1) * p.latentSize {
+            let lv = p.logVariance[j], mu = p.mean[j]
+            if estimator == .monteCarlo, let z = p.z {
+                let d = z[j] - mu
+                kl += -0.5 * lv - 0.5 * d * d * expf(-lv) + 0.5 * z[j] * z[j]
+            } else {
+                kl += -0.5 * (1 + lv - mu * mu - expf(lv))
             }
         }
-        var sum: Float = 0
-        for b in 0..<batch { sum += terms[2 * b] + beta * terms[2 * b + 1] }
-        total[0] = sum / Float(batch)
+        return kl
     }
 
-    func vaeLossGradient(_ likelihood: Likelihood, beta: Float, dDecoded: UnsafeMutablePointer<Float>, dMean: UnsafeMutablePointer<Float>,
-                         dLogVariance: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, decoded: UnsafePointer<Float>,
-                         mean: UnsafePointer<Float>, logVariance: UnsafePointer<Float>, dLoss: Float,
-                         batch: Int, dataSize: Int, latentSize: Int) {
-        let scale = dLoss / Float(batch)
-        parallelFor(batch * dataSize) { r in
-            for i in r { dDecoded[i] = scale * Self.pixelGradient(likelihood, x: x[i], decoded: decoded[i]) }
+    /// σ² of the calibrated Gaussian: the batch's mean squared error, floored.
+    func calibratedVariance(_ p: LossInputs) -> Float {
+        var total: Double = 0
+        for i in 0..<p.batch * p.dataSize {
+            let d = p.x[i] - p.decoded[i]
+            total += Double(d * d)
         }
-        let klScale = scale * beta
-        for j in 0..<batch * latentSize {
-            dMean[j] = klScale * mean[j]
-            dLogVariance[j] = klScale * 0.5 * (expf(logVariance[j]) - 1)
+        return max(Float(total / Double(p.batch * p.dataSize)), Self.minimumCalibratedVariance)
+    }
+
+    func vaeLoss(_ o: VAEObjective, terms: UnsafeMutablePointer<Float>, total: UnsafeMutablePointer<Float>, _ p: LossInputs) {
+        parallelFor(p.batch, grain: max(1, parallelGrain / max(p.dataSize, 1))) { rows in
+            for b in rows {
+                var reconstruction: Float = 0
+                for i in b * p.dataSize..<(b + 1) * p.dataSize {
+                    reconstruction += Self.pixelLoss(o.likelihood, x: p.x[i], decoded: p.decoded[i])
+                }
+                terms[2 * b] = reconstruction
+                terms[2 * b + 1] = Self.kl(o.kl, p, row: b)
+            }
+        }
+        if o.likelihood == .calibratedGaussian {
+            let variance = calibratedVariance(p)
+            let constant = 0.5 * Float(p.dataSize) * logf(2 * Float.pi * variance)
+            for b in 0..<p.batch { terms[2 * b] = terms[2 * b] / (2 * variance) + constant }
+        }
+        var sum: Float = 0
+        for b in 0..<p.batch { sum += terms[2 * b] + o.beta * terms[2 * b + 1] }
+        total[0] = sum / Float(p.batch)
+    }
+
+    /// Outputs: d decoded, dμ, d log σ², and dz for the Monte-Carlo KL.
+    func vaeLossGradient(_ o: VAEObjective, _ out: [UnsafeMutablePointer<Float>], _ p: LossInputs, dLoss: Float) {
+        let scale = dLoss / Float(p.batch)
+        let variance = o.likelihood == .calibratedGaussian ? calibratedVariance(p) : 1
+        let dDecoded = out[0]
+        parallelFor(p.batch * p.dataSize) { r in
+            for i in r {
+                let (x, l) = (p.x[i], p.decoded[i])
+                let g: Float = switch o.likelihood {
+                case .bernoulli: 1 / (1 + expf(-l)) - x
+                case .gaussian(let sigma): (l - x) / (sigma * sigma)
+                case .calibratedGaussian: (l - x) / variance
+                }
+                dDecoded[i] = scale * g
+            }
+        }
+        let k = scale * o.beta
+        for j in 0..<p.batch * p.latentSize {
+            let (mu, lv) = (p.mean[j], p.logVariance[j])
+            if o.kl == .monteCarlo, let z = p.z {
+                let d = z[j] - mu, inverseVariance = expf(-lv)
+                out[1][j] = k * d * inverseVariance
+                out[2][j] = k * (-0.5 + 0.5 * d * d * inverseVariance)
+                out[3][j] = k * (z[j] - d * inverseVariance)
+            } else {
+                out[1][j] = k * mu
+                out[2][j] = k * 0.5 * (expf(lv) - 1)
+            }
         }
     }
 }

@@ -92,12 +92,11 @@ extension Graph {
         case .reparameterize(let seed, let sample):
             guard let dz = dOut[0] else { return [nil, nil] }
             return [dz, needs[1] ? try single(.reparameterizeGradient(seed: seed, sample: sample), [x[1], dz]) : nil]
-        case .vaeLoss(let likelihood, let beta):
+        case .vaeLoss(let objective):
             if dOut[0] != nil { throw refuse("only its mean output (index 1) is differentiable") }
-            guard let dl = dOut[1] else { return [nil, nil, nil, nil] }
+            guard let dl = dOut[1] else { return x.map { _ in nil } }
             if needs[0] { throw refuse("the data x must not depend on a parameter") }
-            let g = try apply(.vaeLossGradient(likelihood, beta: beta), [x[0], x[1], x[2], x[3], dl])
-            return [nil, g[0], g[1], g[2]]
+            return [nil] + (try apply(.vaeLossGradient(objective), x + [dl]))
         case .gather:
             throw refuse("gather reads data rows; gradients into its table are not supported")
         case .activationGradient, .reparameterizeGradient, .vaeLossGradient:

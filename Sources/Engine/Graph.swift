@@ -171,11 +171,22 @@ public final class Graph {
     }
 
     /// The negative ELBO of one z sample: per-example (reconstruction, KL) [B, 2] in nats, and the
-    /// batch mean of reconstruction + β·KL [1].
+    /// batch mean of reconstruction + β·KL [1]. The Monte-Carlo KL needs the sampled `z`.
+    public func vaeLoss(data x: Tensor, decoded: Tensor, mean: Tensor, logVariance: Tensor, z: Tensor? = nil,
+                        objective: VAEObjective) throws(GraphError) -> (terms: Tensor, loss: Tensor) {
+        var inputs = [x, decoded, mean, logVariance]
+        if objective.kl == .monteCarlo {
+            guard let z else { throw .shapeMismatch(op: "vaeLoss", detail: "the Monte-Carlo KL needs the sampled z") }
+            inputs.append(z)
+        }
+        let out = try apply(.vaeLoss(objective), inputs)
+        return (out[0], out[1])
+    }
+
     public func vaeLoss(data x: Tensor, decoded: Tensor, mean: Tensor, logVariance: Tensor,
                         likelihood: Likelihood, beta: Float = 1) throws(GraphError) -> (terms: Tensor, loss: Tensor) {
-        let out = try apply(.vaeLoss(likelihood, beta: beta), [x, decoded, mean, logVariance])
-        return (out[0], out[1])
+        try vaeLoss(data: x, decoded: decoded, mean: mean, logVariance: logVariance,
+                    objective: VAEObjective(likelihood: likelihood, beta: beta))
     }
 
     public func gather(_ table: Tensor, indices: Tensor, rows: Int) throws(GraphError) -> Tensor {

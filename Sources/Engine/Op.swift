@@ -30,12 +30,37 @@ public enum Likelihood: Hashable, Sendable, CustomStringConvertible {
     case bernoulli
     /// Gaussian with a fixed standard deviation σ: −log p = ‖x − x̂‖²/(2σ²) + D log σ + (D/2) log 2π.
     case gaussian(sigma: Float)
+    /// Calibrated Gaussian (σ-VAE): σ² is the batch's mean squared error (at least 1e-6), so
+    /// −log p = ‖x − x̂‖²/(2σ²) + (D/2) log(2πσ²), whose batch mean is D/2 + (D/2) log(2πσ²).
+    case calibratedGaussian
 
     public var description: String {
         switch self {
         case .bernoulli: "bernoulli"
         case .gaussian(let sigma): "gaussian(σ=\(sigma))"
+        case .calibratedGaussian: "calibrated"
         }
+    }
+}
+
+/// How the KL term KL(q(z|x) ‖ N(0, I)) is computed.
+public enum KLEstimator: String, Hashable, Sendable, Codable, CaseIterable {
+    /// −½ Σ_j (1 + log σ²_j − μ_j² − σ²_j).
+    case closedForm = "closed-form"
+    /// log q(z|x) − log p(z) at the sampled z: Σ_j (−½ log σ²_j − ½ (z_j − μ_j)²/σ²_j + ½ z_j²).
+    case monteCarlo = "monte-carlo"
+}
+
+/// The negative ELBO of one z sample: reconstruction under `likelihood` plus β·KL.
+public struct VAEObjective: Hashable, Sendable {
+    public var likelihood: Likelihood
+    public var beta: Float
+    public var kl: KLEstimator
+
+    public init(likelihood: Likelihood, beta: Float = 1, kl: KLEstimator = .closedForm) {
+        self.likelihood = likelihood
+        self.beta = beta
+        self.kl = kl
     }
 }
 
@@ -97,13 +122,13 @@ public enum Op: Hashable, Sendable {
     /// Inputs: log σ² [B, d], dz [B, d]. Output: d log σ² [B, d]. (∂z/∂μ is the identity.)
     case reparameterizeGradient(seed: UInt64, sample: UInt32)
     /// The negative ELBO of one z sample. Inputs: x [B, D], decoder output [B, D] (logits for
-    /// Bernoulli, the mean x̂ for Gaussian), μ [B, d], log σ² [B, d]. Outputs: per-example terms
-    /// [B, 2] (reconstruction −log p(x|z), KL(q‖p)) in nats, and the batch mean of
-    /// reconstruction + β·KL [1].
-    case vaeLoss(Likelihood, beta: Float)
-    /// Gradient of `vaeLoss`'s mean in its decoder output, μ and log σ², scaled by the incoming
-    /// scalar. Inputs: x, decoder output, μ, log σ², d(mean) [1]. Outputs: d output, dμ, d log σ².
-    case vaeLossGradient(Likelihood, beta: Float)
+    /// Bernoulli, the mean x̂ for Gaussian), μ [B, d], log σ² [B, d], and for the Monte-Carlo KL
+    /// the sampled z [B, d]. Outputs: per-example terms [B, 2] (reconstruction −log p(x|z),
+    /// KL) in nats, and the batch mean of reconstruction + β·KL [1].
+    case vaeLoss(VAEObjective)
+    /// Gradient of `vaeLoss`'s mean, scaled by the incoming scalar. Inputs: those of `vaeLoss`,
+    /// then d(mean) [1]. Outputs: d output, dμ, d log σ² (and dz for the Monte-Carlo KL).
+    case vaeLossGradient(VAEObjective)
     /// Rows `indices[cursor ..< cursor + rows]` of a table, `cursor` from the `RunContext`.
     /// Inputs: table [N, D], indices [K] (int32). Output: [rows, D].
     case gather(rows: Int)
@@ -126,8 +151,8 @@ public enum Op: Hashable, Sendable {
         case .randomNormal(let s, _): "randomNormal(\(s))"
         case .reparameterize: "reparameterize"
         case .reparameterizeGradient: "reparameterizeGradient"
-        case .vaeLoss(let l, _): "vaeLoss(\(l))"
-        case .vaeLossGradient(let l, _): "vaeLossGradient(\(l))"
+        case .vaeLoss(let o): "vaeLoss(\(o.likelihood), \(o.kl.rawValue))"
+        case .vaeLossGradient(let o): "vaeLossGradient(\(o.likelihood), \(o.kl.rawValue))"
         case .gather(let rows): "gather(rows: \(rows))"
         case .adam: "adam"
         case .sgd: "sgd"

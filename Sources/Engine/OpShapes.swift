@@ -29,8 +29,9 @@ extension Op {
         case .matmul, .activationGradient, .add, .reparameterize, .reparameterizeGradient, .gather, .sgd: 2
         case .activation, .reduce, .broadcast: 1
         case .randomNormal: 0
-        case .vaeLoss, .adam: 4
-        case .vaeLossGradient: 5
+        case .adam: 4
+        case .vaeLoss(let o): o.kl == .monteCarlo ? 5 : 4
+        case .vaeLossGradient(let o): o.kl == .monteCarlo ? 6 : 5
         }
     }
 
@@ -98,15 +99,17 @@ extension Op {
             _ = try matrix(0, "input 0")
             try same(0, 1, "input 0", "input 1")
             return [inputs[0]]
-        case .vaeLoss, .vaeLossGradient:
+        case .vaeLoss(let o), .vaeLossGradient(let o):
             let (b, _) = try matrix(0, "x")
             try same(0, 1, "x", "decoder output")
             let (bm, _) = try matrix(2, "μ")
             try same(2, 3, "μ", "log σ²")
             guard bm == b else { throw fail("x \(s[0]) and μ \(s[2]) disagree in batch size") }
+            let sampled = o.kl == .monteCarlo
+            if sampled { try same(2, 4, "μ", "z") }
             guard case .vaeLossGradient = self else { return [TensorSpec(Shape(b, 2)), TensorSpec(.scalar)] }
-            guard s[4] == .scalar else { throw fail("the incoming gradient \(s[4]) must be a scalar [1]") }
-            return [inputs[1], inputs[2], inputs[3]]
+            guard s[sampled ? 5 : 4] == .scalar else { throw fail("the incoming gradient \(s[sampled ? 5 : 4]) must be a scalar [1]") }
+            return Array(inputs[1...(sampled ? 4 : 3)])
         case .gather(let rows):
             let (_, d) = try matrix(0, "table")
             guard inputs[0].dtype == .float32 else { throw fail("table must be float32, got \(inputs[0])") }

@@ -21,6 +21,7 @@ extension Likelihood {
         switch self {
         case .bernoulli: (0, 1)
         case .gaussian(let sigma): (1, sigma)
+        case .calibratedGaussian: (2, 1)
         }
     }
 }
@@ -76,20 +77,29 @@ extension OpenCLBackend {
             let n = s[0].count
             try launch("reparameterize_backward", [y[0], x[0], x[1], try int(n, "reparameterize"), .uint(sample)]
                        + Self.counterArguments(seed: seed, step: context.step), global: [(n + 3) / 4], local: local)
-        case .vaeLoss(let likelihood, let beta):
-            let (code, sigma) = likelihood.kernelCode
-            let (b, d, l) = (s[0].rows, s[0].columns, s[2].columns)
-            try launch("vae_loss_terms", [y[0], x[0], x[1], x[2], x[3], try int(b, "batch"), try int(d, "data size"),
-                                          try int(l, "latent size"), .int(code), .float(sigma)], global: [b], local: local)
-            try launch("vae_loss_total", [y[1], y[0], try int(b, "batch"), .float(beta)], global: [1], local: [1])
-        case .vaeLossGradient(let likelihood, let beta):
-            let (code, sigma) = likelihood.kernelCode
-            let (b, d, l) = (s[0].rows, s[0].columns, s[2].columns)
-            let work = try int(b * max(d, l), "loss gradient work-items")
-            _ = work
-            try launch("vae_loss_backward", [y[0], y[1], y[2], x[0], x[1], x[2], x[3], x[4], try int(b, "batch"),
-                                             try int(d, "data size"), try int(l, "latent size"), .int(code), .float(sigma), .float(beta)],
-                       global: [b * max(d, l)], local: local)
+        case .vaeLoss(let o):
+            let (code, sigma) = o.likelihood.kernelCode
+            let (b, d, l) = (try int(s[0].rows, "batch"), try int(s[0].columns, "data size"), try int(s[2].columns, "latent size"))
+            let mc = o.kl == .monteCarlo
+            try launch("vae_loss_terms", [y[0], x[0], x[1], x[2], x[3], mc ? x[4] : x[2], b, d, l, .int(code), .float(sigma), .int(mc ? 1 : 0)],
+                       global: [s[0].rows], local: local)
+            try launch("vae_loss_total", [y[1], y[0], b, d, .int(code), .float(o.beta)], global: [1], local: [1])
+        case .vaeLossGradient(let o):
+            let (code, sigma) = o.likelihood.kernelCode
+            let (batch, width, latent) = (s[0].rows, s[0].columns, s[2].columns)
+            let (b, d, l) = (try int(batch, "batch"), try int(width, "data size"), try int(latent, "latent size"))
+            let mc = o.kl == .monteCarlo
+            var stats = x[0]
+            if o.likelihood == .calibratedGaussian {
+                let scratch = try scratchBuffer(bytes: (batch + 1) * 4)
+                stats = .buffer(scratch)
+                try launch("squared_error_rows", [stats, x[0], x[1], b, d], global: [batch], local: local)
+                try launch("calibrated_variance", [stats, b, d], global: [1], local: [1])
+            }
+            _ = try int(batch * max(width, latent), "loss gradient work-items")
+            try launch("vae_loss_backward", [y[0], y[1], y[2], mc ? y[3] : y[1], x[0], x[1], x[2], x[3], mc ? x[4] : x[2], x[mc ? 5 : 4],
+                                             stats, b, b, d, l, .int(code), .float(sigma), .float(o.beta), .int(mc ? 1 : 0)],
+                       global: [batch * max(width, latent)], local: local)
         case .gather(let rows):
             let indexCount = s[1].count
             guard context.cursor >= 0, context.cursor + rows <= indexCount else {

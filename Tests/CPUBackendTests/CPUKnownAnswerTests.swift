@@ -66,7 +66,7 @@ import Glibc
     @Test func bernoulliLossMatchesAHandComputation() throws {
         // One example, two pixels x = (1, 0), logits (0, ln 3); latent μ = (1), log σ² = (0).
         // −log p = ln 2 + ln 4; KL = −½(1 + 0 − 1 − 1) = ½.
-        let out = try run(.vaeLoss(.bernoulli, beta: 2), [([1, 0], TensorSpec(Shape(1, 2))), ([0, log(3)], TensorSpec(Shape(1, 2))),
+        let out = try run(.vaeLoss(VAEObjective(likelihood: .bernoulli, beta: 2)), [([1, 0], TensorSpec(Shape(1, 2))), ([0, log(3)], TensorSpec(Shape(1, 2))),
                                                             ([1], TensorSpec(Shape(1, 1))), ([0], TensorSpec(Shape(1, 1)))])
         #expect(abs(out[0][0] - Float(log(2.0) + log(4.0))) < 1e-6)
         #expect(abs(out[0][1] - 0.5) < 1e-6)
@@ -77,7 +77,7 @@ import Glibc
         // Two examples; σ = 2; D = 1. Example 0: x = 1, x̂ = 0 → 1/8 + ln 2 + ½ ln 2π.
         // Example 1: x = 0, x̂ = 0 → ln 2 + ½ ln 2π. KL: μ = 0, log σ² = ln 2 → −½(1 + ln 2 − 2).
         let spec = TensorSpec(Shape(2, 1))
-        let out = try run(.vaeLoss(.gaussian(sigma: 2), beta: 1), [([1, 0], spec), ([0, 0], spec), ([0, 0], spec), ([log(2), log(2)], spec)])
+        let out = try run(.vaeLoss(VAEObjective(likelihood: .gaussian(sigma: 2))), [([1, 0], spec), ([0, 0], spec), ([0, 0], spec), ([log(2), log(2)], spec)])
         let c = log(2.0) + 0.5 * log(2 * Double.pi)
         let kl = -0.5 * (1 + log(2.0) - 2)
         #expect(abs(Double(out[0][0]) - (0.125 + c)) < 1e-6)
@@ -86,9 +86,25 @@ import Glibc
         #expect(abs(Double(out[1][0]) - ((0.125 + 2 * c) / 2 + kl)) < 1e-6)
     }
 
+    @Test func calibratedGaussianAndMonteCarloKLMatchHandComputations() throws {
+        // Two examples of D = 2: errors (1, 1) and (1, 1) → σ² = 1; reconstruction per example
+        // = 2/2 + (2/2)·ln 2π. Monte-Carlo KL at μ = 0, log σ² = 0, z = 2: −½·4 + ½·4 = 0.
+        let x = TensorSpec(Shape(2, 2)), l = TensorSpec(Shape(2, 1))
+        let out = try run(.vaeLoss(VAEObjective(likelihood: .calibratedGaussian, kl: .monteCarlo)),
+                          [([1, 1, 0, 0], x), ([0, 0, 1, 1], x), ([0, 0], l), ([0, 0], l), ([2, 2], l)])
+        let reconstruction = 1 + log(2 * Double.pi)
+        #expect(abs(Double(out[0][0]) - reconstruction) < 1e-5 && abs(Double(out[0][2]) - reconstruction) < 1e-5)
+        #expect(out[0][1] == 0 && out[0][3] == 0)
+        // The batch mean of the calibrated reconstruction is D/2 + (D/2) log(2πσ²) whatever the errors.
+        let varied = try run(.vaeLoss(VAEObjective(likelihood: .calibratedGaussian, beta: 0)),
+                             [([0.1, 0.9, 0.4, 0.3], x), ([0.3, 0.2, 0.0, 0.8], x), ([0, 0], l), ([0, 0], l)])
+        let mse = (0.04 + 0.49 + 0.16 + 0.25) / 4.0
+        #expect(abs(Double(varied[1][0]) - (1 + log(2 * Double.pi * mse))) < 1e-5)
+    }
+
     @Test func bernoulliLossIsStableForExtremeLogits() throws {
         let spec = TensorSpec(Shape(1, 4))
-        let out = try run(.vaeLoss(.bernoulli, beta: 1), [([1, 0, 1, 0], spec), ([100, -100, -100, 100], spec),
+        let out = try run(.vaeLoss(VAEObjective(likelihood: .bernoulli)), [([1, 0, 1, 0], spec), ([100, -100, -100, 100], spec),
                                                             ([0], TensorSpec(Shape(1, 1))), ([0], TensorSpec(Shape(1, 1)))])
         #expect(abs(out[0][0] - 200) < 1e-3)
     }

@@ -73,16 +73,33 @@ import Testing
         }
     }
 
-    @Test(arguments: [Likelihood.bernoulli, .gaussian(sigma: 0.7)])
-    func vaeLossGradientMatchesFiniteDifferences(_ likelihood: Likelihood) throws {
-        try check.run("vaeLoss \(likelihood)") { g in
+    @Test(arguments: [Likelihood.bernoulli, .gaussian(sigma: 0.7), .calibratedGaussian], KLEstimator.allCases)
+    func vaeLossGradientMatchesFiniteDifferences(_ likelihood: Likelihood, _ kl: KLEstimator) throws {
+        try check.run("vaeLoss \(likelihood) \(kl)") { g in
             let x = try g.input("x", Shape(3, 5))
             let out = try g.parameter("decoded", Shape(3, 5), .uniform(bound: 2))
             let mu = try g.parameter("mu", Shape(3, 2), .uniform(bound: 1))
             let lv = try g.parameter("logvar", Shape(3, 2), .uniform(bound: 1))
+            let z = try g.parameter("z", Shape(3, 2), .uniform(bound: 1.5))
             let data = Philox.uniforms(count: 15, bound: 0.5, seed: 3, stream: 0).map { $0 + 0.5 }
-            let loss = try g.vaeLoss(data: x, decoded: out, mean: mu, logVariance: lv, likelihood: likelihood, beta: 1.5).loss
-            return .init(output: loss, wrt: [out, mu, lv], values: [x: data])
+            let objective = VAEObjective(likelihood: likelihood, beta: 1.5, kl: kl)
+            let loss = try g.vaeLoss(data: x, decoded: out, mean: mu, logVariance: lv, z: z, objective: objective).loss
+            return .init(output: loss, wrt: kl == .monteCarlo ? [out, mu, lv, z] : [out, mu, lv], values: [x: data])
+        }
+    }
+
+    /// With z = μ + σε fed to the Monte-Carlo KL, the total gradient is ∂KL/∂μ = z and
+    /// ∂KL/∂log σ² = −½ + ½ z σ ε: checked through reparameterize end to end.
+    @Test func monteCarloKLThroughReparameterizeMatchesFiniteDifferences() throws {
+        try check.run("Monte-Carlo KL") { g in
+            let x = try g.input("x", Shape(4, 3))
+            let out = try g.parameter("decoded", Shape(4, 3), .uniform(bound: 2))
+            let mu = try g.parameter("mu", Shape(4, 2), .uniform(bound: 1))
+            let lv = try g.parameter("logvar", Shape(4, 2), .uniform(bound: 1))
+            let z = try g.reparameterize(mean: mu, logVariance: lv, seed: 4)
+            let objective = VAEObjective(likelihood: .bernoulli, beta: 2, kl: .monteCarlo)
+            let loss = try g.vaeLoss(data: x, decoded: out, mean: mu, logVariance: lv, z: z, objective: objective).loss
+            return .init(output: loss, wrt: [mu, lv], values: [x: [Float](repeating: 0.5, count: 12)])
         }
     }
 

@@ -91,15 +91,17 @@ import Testing
         #expect(zero == [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8])
     }
 
-    @Test(arguments: [Likelihood.bernoulli, .gaussian(sigma: 0.3)])
-    func vaeLossAndGradientMatchCPU(_ likelihood: Likelihood) throws {
+    @Test(arguments: [Likelihood.bernoulli, .gaussian(sigma: 0.3), .calibratedGaussian], KLEstimator.allCases)
+    func vaeLossAndGradientMatchCPU(_ likelihood: Likelihood, _ kl: KLEstimator) throws {
         let parity = try Parity()
+        let objective = VAEObjective(likelihood: likelihood, beta: 0.7, kl: kl)
         for (b, d, l) in [(1, 1, 1), (7, 33, 3), (33, 7, 20), (128, 784, 20), (129, 129, 7)] {
             let x = TensorSpec(Shape(b, d)), z = TensorSpec(Shape(b, l))
-            let inputs = [(x, Parity.values(x.count, stream: 1, unit: true)), (x, Parity.values(x.count, stream: 2, bound: 4)),
+            var inputs = [(x, Parity.values(x.count, stream: 1, unit: true)), (x, Parity.values(x.count, stream: 2, bound: 4)),
                           (z, Parity.values(z.count, stream: 3)), (z, Parity.values(z.count, stream: 4, bound: 2))]
-            try parity.check(.vaeLoss(likelihood, beta: 0.7), inputs)
-            try parity.check(.vaeLossGradient(likelihood, beta: 0.7), inputs + [(TensorSpec(.scalar), [1.5])])
+            if kl == .monteCarlo { inputs.append((z, Parity.values(z.count, stream: 5, bound: 2))) }
+            try parity.check(.vaeLoss(objective), inputs)
+            try parity.check(.vaeLossGradient(objective), inputs + [(TensorSpec(.scalar), [1.5])])
         }
     }
 
