@@ -59,6 +59,17 @@ public final class Graph {
         tensors.indices.filter { if case .parameter = tensors[$0].role { true } else { false } }.map(Tensor.init)
     }
 
+    /// Parameters and optimizer state with their names, in the order they were made: what a
+    /// checkpoint holds.
+    public var trainedTensors: [(name: String, tensor: Tensor)] {
+        tensors.indices.compactMap { i in
+            switch tensors[i].role {
+            case .parameter(let n, _), .state(let n): (n, Tensor(id: i))
+            default: nil
+            }
+        }
+    }
+
     /// The name of an input, parameter or state tensor; "#id" for others.
     public func name(_ t: Tensor) -> String {
         switch tensors[t.id].role {

@@ -111,7 +111,8 @@ public enum Op: Hashable, Sendable {
     case add
     /// Sum or mean over `ReductionAxis`. Input: x. Output: [N] for `.rows`, [1] for `.all`.
     case reduce(Reduction, ReductionAxis)
-    /// Repeats a scalar [1] or a row [N] into `shape` (whose last extent is N), times `scale`.
+    /// Repeats a scalar [1] or a row [N] into `shape` (whose last extent is N), times `scale`;
+    /// an input of the target shape is just scaled.
     case broadcast(Shape, scale: Float)
     /// ε ~ N(0, I) of the given shape from Philox4x32-10 keyed by (seed, step). No inputs.
     case randomNormal(Shape, seed: UInt64)

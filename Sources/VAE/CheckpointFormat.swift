@@ -1,0 +1,50 @@
+import Engine
+import Foundation
+
+/// How swift-vae lays out its checkpoints (see the README's "Checkpoints" section): tensors
+/// named after the parameters (encoder.0.weight, …, output.bias) and Adam's moments
+/// (optimizer.m.NAME, optimizer.v.NAME); metadata "format", "model" and "training" (JSON),
+/// "epoch" and "step".
+public enum CheckpointFormat {
+    public static let identifier = "swift-vae/1"
+
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// The model and training configurations stored in a checkpoint.
+    public static func configurations(_ c: Checkpoint, path: String) throws(CheckpointError) -> (ModelConfiguration, TrainingConfiguration?) {
+        guard c.metadata["format"] == identifier else {
+            throw .notAModel(path: path, detail: "its metadata has no \"format\": \"\(identifier)\"")
+        }
+        guard let text = c.metadata["model"], let model = try? JSONDecoder().decode(ModelConfiguration.self, from: Data(text.utf8)) else {
+            throw .notAModel(path: path, detail: "its \"model\" metadata is missing or not a model configuration")
+        }
+        let training = c.metadata["training"].flatMap { try? JSONDecoder().decode(TrainingConfiguration.self, from: Data($0.utf8)) }
+        return (model, training)
+    }
+
+    /// A tensor's values, checked against the shape the model expects.
+    static func tensor(_ c: Checkpoint, _ name: String, shape: Shape, path: String) throws(CheckpointError) -> [Float] {
+        guard let t = c[name] else { throw .missingTensor(path: path, tensor: name) }
+        guard t.shape == shape.dimensions else {
+            throw .shapeMismatch(path: path, tensor: name, checkpoint: t.shape, model: shape.dimensions)
+        }
+        return t.values
+    }
+
+    static func summary(_ m: ModelConfiguration) -> String {
+        "\(([m.inputSize] + m.hiddenSizes + [m.latentSize]).map(String.init).joined(separator: "-")) \(m.activation) \(m.likelihood.rawValue)"
+    }
+
+    /// The checkpoint file of a path that is either the file or a run folder.
+    public static func file(at path: String) -> String {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            return (path as NSString).appendingPathComponent("model.safetensors")
+        }
+        return path
+    }
+}

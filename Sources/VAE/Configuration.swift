@@ -1,0 +1,108 @@
+import Engine
+
+/// The decoder's likelihood, as chosen on the command line and stored in checkpoints.
+public enum LikelihoodKind: String, Codable, CaseIterable, Sendable {
+    /// Binary cross-entropy on logits: for pixel intensities in [0, 1].
+    case bernoulli
+    /// Gaussian with a fixed σ (`ModelConfiguration.sigma`).
+    case gaussian
+    /// Gaussian whose σ² is the batch's mean squared error (σ-VAE).
+    case calibrated
+}
+
+/// How training alternates between the encoder and the decoder.
+public enum Schedule: String, Codable, CaseIterable, Sendable {
+    /// One Adam step on all parameters per batch.
+    case joint
+    /// EM-style: an E-step on the encoder (decoder fixed), then an M-step on the decoder.
+    case alternating
+}
+
+/// The architecture: what a checkpoint must match to be loaded into a model.
+public struct ModelConfiguration: Codable, Equatable, Sendable {
+    public var inputSize = 784
+    public var hiddenSizes = [400]
+    public var latentSize = 20
+    /// An `Activation` name: relu, leaky-relu, sigmoid, tanh, softplus, identity.
+    public var activation = "relu"
+    public var likelihood = LikelihoodKind.bernoulli
+    /// σ of the fixed Gaussian likelihood.
+    public var sigma: Float = 0.1
+
+    public init() {}
+
+    /// The Engine's likelihood.
+    public var engineLikelihood: Likelihood {
+        switch likelihood {
+        case .bernoulli: .bernoulli
+        case .gaussian: .gaussian(sigma: sigma)
+        case .calibrated: .calibratedGaussian
+        }
+    }
+
+    public var engineActivation: Activation { Activation(name: activation) ?? .relu }
+
+    /// Throws a message naming the first value that is not usable.
+    public func validate() throws(ConfigurationError) {
+        guard inputSize > 0 else { throw .invalid("input size", "\(inputSize)", "a positive number") }
+        guard latentSize > 0 else { throw .invalid("--latent", "\(latentSize)", "a positive number of latent dimensions") }
+        guard hiddenSizes.allSatisfy({ $0 > 0 }) else {
+            throw .invalid("--hidden", hiddenSizes.map(String.init).joined(separator: ","), "positive layer sizes, e.g. 400,200")
+        }
+        guard Activation(name: activation) != nil else {
+            throw .invalid("--activation", activation, "one of \(Activation.all.map(\.description).joined(separator: ", "))")
+        }
+        guard sigma.isFinite, sigma > 0 else { throw .invalid("--sigma", "\(sigma)", "a finite positive standard deviation") }
+    }
+}
+
+/// How to train: everything `vae train` takes besides the architecture and the data.
+public struct TrainingConfiguration: Codable, Equatable, Sendable {
+    public var batchSize = 128
+    public var epochs = 10
+    public var beta: Float = 1
+    public var samples = 1
+    public var kl = KLEstimator.closedForm
+    public var schedule = Schedule.joint
+    public var learningRate: Float = 1e-3
+    /// E-step and M-step rates of the alternating schedule (default: `learningRate`).
+    public var encoderLearningRate: Float?
+    public var decoderLearningRate: Float?
+    public var seed: UInt64 = 0
+    /// Classes left out of training (for anomaly benchmarks).
+    public var excludedClasses: [Int] = []
+
+    public init() {}
+
+    public func validate(trainingExamples: Int? = nil) throws(ConfigurationError) {
+        guard batchSize > 0 else { throw .invalid("--batch-size", "\(batchSize)", "a positive number") }
+        if let n = trainingExamples, batchSize > n {
+            throw .invalid("--batch-size", "\(batchSize)", "at most the \(n) training examples")
+        }
+        guard epochs > 0 else { throw .invalid("--epochs", "\(epochs)", "a positive number") }
+        guard samples > 0 else { throw .invalid("--samples", "\(samples)", "a positive number of z samples per example") }
+        guard beta.isFinite, beta >= 0 else { throw .invalid("--beta", "\(beta)", "a finite number ≥ 0") }
+        for (flag, rate) in [("--lr", learningRate), ("--lr-encoder", encoderLearningRate), ("--lr-decoder", decoderLearningRate)] {
+            if let rate, !(rate.isFinite && rate > 0) { throw .invalid(flag, "\(rate)", "a finite positive learning rate") }
+        }
+    }
+}
+
+/// A flag or configuration value that cannot be used.
+public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
+    case invalid(String, String, String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let what, let value, let expected): "\(what) \(value) is not valid: expected \(expected)"
+        }
+    }
+}
+
+extension Activation {
+    /// Parses the names `description` prints (leaky-relu has slope 0.01).
+    public init?(name: String) {
+        guard let match = Activation.all.first(where: { $0.description == name.lowercased() }) else { return nil }
+        self = match
+    }
+}

@@ -1,0 +1,163 @@
+import Engine
+
+/// Training that cannot go on; the message names the step and what went wrong.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    case nonFinite(step: UInt64, detail: String)
+
+    public var description: String {
+        switch self {
+        case .nonFinite(let step, let detail):
+            "training stopped at step \(step): \(detail). The last good checkpoint is kept; try a smaller --lr or a different --seed."
+        }
+    }
+}
+
+/// Trains a VAE on one backend: the training set lives on the device, each epoch uploads a
+/// shuffled index list, and each step gathers its batch there, runs forward, backward and Adam
+/// without reading anything back. The loss is summed on the device and read once per epoch
+/// (and every `reportEvery` steps for progress).
+public final class Trainer {
+    public let model: VariationalAutoencoder
+    public let training: TrainingConfiguration
+    public let examples: Int
+    let graph = Graph()
+    let executor: Executor
+    let order: Graph.Tensor
+    let loss: Graph.Tensor
+    let lossSum: Graph.Tensor
+    /// The plans of one step: [joint] or [E-step, M-step].
+    let plans: [Plan]
+    /// Completed epochs and steps.
+    public private(set) var epoch = 0
+    public private(set) var step: UInt64 = 0
+
+    public var batchSize: Int { training.batchSize }
+    /// Full batches per epoch (the remainder of a shuffle is left for a later epoch).
+    public var stepsPerEpoch: Int { examples / training.batchSize }
+
+    public init(model configuration: ModelConfiguration, training: TrainingConfiguration, data: Dataset, backend: any Backend) throws {
+        try configuration.validate()
+        guard data.count > 0 else { throw DataError.empty(path: "the training set") }
+        guard data.exampleSize == configuration.inputSize else {
+            throw DataError.inputSizeMismatch(dataSize: data.exampleSize, modelSize: configuration.inputSize)
+        }
+        try training.validate(trainingExamples: data.count)
+        self.training = training
+        examples = data.count
+        let g = graph
+        model = try VariationalAutoencoder(configuration, in: g)
+        let table = try g.input("data", Shape(data.count, data.exampleSize))
+        order = try g.input("data.order", Shape(data.count), .int32)
+        let x = try g.gather(table, indices: order, rows: training.batchSize)
+        loss = try model.negativeELBO(x, in: g, beta: training.beta, kl: training.kl, samples: training.samples, seed: training.seed).loss
+        lossSum = try g.state("metrics.loss_sum", .scalar)
+        // p ← p − (−1)·loss: SGD with rate −1 adds the step's loss to the running sum in place.
+        let accumulate = try g.update(.sgd(learningRate: -1), [lossSum, loss])
+        let parameters = model.parameters
+        let gradients = try g.gradients(of: loss, with: parameters)
+        func adam(_ p: Graph.Tensor, _ dp: Graph.Tensor, rate: Float) throws -> Graph.Update {
+            let name = g.name(p)
+            let m = try g.state("optimizer.m.\(name)", g.shape(p)), v = try g.state("optimizer.v.\(name)", g.shape(p))
+            return try g.update(.adam(AdamHyperparameters(learningRate: rate)), [p, dp, m, v])
+        }
+        let encoderCount = model.encoderParameters.count
+        executor = try Executor(graph: g, backend: backend, seed: training.seed)
+        switch training.schedule {
+        case .joint:
+            let updates = try zip(parameters, gradients).map { try adam($0, $1, rate: training.learningRate) }
+            plans = [try executor.compile(outputs: [loss], updates: updates + [accumulate])]
+        case .alternating:
+            let eRate = training.encoderLearningRate ?? training.learningRate, mRate = training.decoderLearningRate ?? training.learningRate
+            let eUpdates = try (0..<encoderCount).map { try adam(parameters[$0], gradients[$0], rate: eRate) }
+            let mUpdates = try (encoderCount..<parameters.count).map { try adam(parameters[$0], gradients[$0], rate: mRate) }
+            plans = [try executor.compile(outputs: [loss], updates: eUpdates + [accumulate]),
+                     try executor.compile(outputs: [], updates: mUpdates)]
+        }
+        try executor.setValue(data.images, for: table)
+    }
+
+    /// Peak bytes of the step's computed tensors, and their total without buffer reuse.
+    public var memory: (peak: Int, naive: Int) { (plans.map(\.peakBytes).max() ?? 0, plans.map(\.naiveBytes).max() ?? 0) }
+
+    /// Runs one epoch and returns its mean training loss (nats per example). `progress` gets
+    /// the step within the epoch and the latest loss every `reportEvery` steps.
+    @discardableResult
+    public func trainEpoch(reportEvery: Int = 0, progress: (Int, Float) -> Void = { _, _ in }) throws -> Float {
+        let permutation = Shuffle.permutation(count: examples, seed: training.seed, epoch: epoch)
+        try executor.setValue(permutation.map { Int32($0) }, for: order)
+        try executor.setValue([Float(0)], for: lossSum)
+        for s in 0..<stepsPerEpoch {
+            let context = RunContext(step: step, cursor: s * training.batchSize)
+            for plan in plans { try executor.run(plan, context: context) }
+            step += 1
+            if reportEvery > 0, (s + 1) % reportEvery == 0 || s + 1 == stepsPerEpoch {
+                let value = try executor.value(of: loss, in: plans[0])[0]
+                guard value.isFinite else {
+                    throw TrainingError.nonFinite(step: step - 1, detail: "the loss (−ELBO) became \(value)")
+                }
+                progress(s + 1, value)
+            }
+        }
+        let total = try executor.value(of: lossSum)[0]
+        guard total.isFinite else {
+            throw TrainingError.nonFinite(step: step - 1, detail: "the loss (−ELBO) became \(total) during epoch \(epoch + 1)")
+        }
+        epoch += 1
+        return total / Float(stepsPerEpoch)
+    }
+
+    /// Parameters and Adam moments (not the loss accumulator).
+    private var checkpointed: [(name: String, tensor: Graph.Tensor)] {
+        graph.trainedTensors.filter { !$0.name.hasPrefix("metrics.") }
+    }
+
+    /// Every parameter's values by name.
+    public func parameterValues() throws -> [String: [Float]] {
+        var values: [String: [Float]] = [:]
+        for p in model.parameters { values[graph.name(p)] = try executor.value(of: p) }
+        return values
+    }
+
+    /// Parameters, Adam moments and the position in training, with `metadata` added.
+    public func checkpoint(metadata: [String: String] = [:]) throws -> Checkpoint {
+        var c = Checkpoint(metadata: metadata)
+        c.metadata["format"] = CheckpointFormat.identifier
+        c.metadata["model"] = try CheckpointFormat.encode(model.configuration)
+        c.metadata["training"] = try CheckpointFormat.encode(training)
+        c.metadata["epoch"] = String(epoch)
+        c.metadata["step"] = String(step)
+        for (name, t) in checkpointed {
+            c.set(name, shape: graph.shape(t).dimensions, values: try executor.value(of: t))
+        }
+        return c
+    }
+
+    /// Continues from a checkpoint of the same architecture: parameters, Adam moments, epoch and step.
+    public func restore(_ checkpoint: Checkpoint, path: String) throws {
+        let (modelConfiguration, _) = try CheckpointFormat.configurations(checkpoint, path: path)
+        guard modelConfiguration == model.configuration else {
+            throw CheckpointError.configurationMismatch(path: path, detail: "it holds a different model (\(CheckpointFormat.summary(modelConfiguration))) than the flags ask for (\(CheckpointFormat.summary(model.configuration)))")
+        }
+        for (name, t) in checkpointed {
+            try executor.setValue(try CheckpointFormat.tensor(checkpoint, name, shape: graph.shape(t), path: path), for: t)
+        }
+        epoch = Int(checkpoint.metadata["epoch"] ?? "") ?? 0
+        step = UInt64(checkpoint.metadata["step"] ?? "") ?? 0
+    }
+}
+
+/// The shuffled order of an epoch: Fisher–Yates driven by Philox keyed by (seed, epoch), so a
+/// resumed run sees the same batches as an uninterrupted one.
+public enum Shuffle {
+    public static func permutation(count: Int, seed: UInt64, epoch: Int) -> [Int] {
+        var p = Array(0..<count)
+        guard count > 1 else { return p }
+        for i in stride(from: count - 1, to: 0, by: -1) {
+            let r = Philox.block(counter: (UInt32(truncatingIfNeeded: i), UInt32(truncatingIfNeeded: epoch), 0x5348_5546, 0),
+                                 key: (UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)))
+            let j = Int((UInt64(r.0) << 32 | UInt64(r.1)) % UInt64(i + 1))
+            p.swapAt(i, j)
+        }
+        return p
+    }
+}

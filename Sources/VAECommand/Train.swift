@@ -1,0 +1,172 @@
+import ArgumentParser
+import Engine
+import Foundation
+import VAE
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Train a VAE; writes checkpoints, metrics.csv and PNG grids to --out.")
+
+    @OptionGroup var backendOptions: BackendOptions
+
+    @Option(help: "Folder of MNIST-format IDX files (.gz or plain).")
+    var data = Dataset.fashionMNISTDirectory
+    @Option(help: "Epochs to train (in all, when resuming).") var epochs = 10
+    @Option(help: "Examples per batch.") var batchSize = 128
+    @Option(help: "Latent dimensions.") var latent = 20
+    @Option(help: "Hidden layer sizes, comma-separated (encoder order; the decoder mirrors them).") var hidden = "400"
+    @Option(help: "relu, leaky-relu, sigmoid, tanh, softplus or identity.") var activation = "relu"
+    @Option(help: "bernoulli, gaussian (fixed --sigma) or calibrated (σ-VAE).") var likelihood = "bernoulli"
+    @Option(help: "σ of the gaussian likelihood.") var sigma: Float = 0.1
+    @Option(help: "Weight of the KL term (1: VAE, >1: β-VAE, 0: autoencoder).") var beta: Float = 1
+    @Option(help: "Monte-Carlo samples of z per example.") var samples = 1
+    @Option(help: "closed-form or monte-carlo.") var kl = "closed-form"
+    @Option(help: "joint (one Adam step on everything) or alternating (E-step on the encoder, M-step on the decoder).")
+    var schedule = "joint"
+    @Option(help: "Adam learning rate.") var lr: Float = 1e-3
+    @Option(help: "E-step rate of the alternating schedule (default: --lr).") var lrEncoder: Float?
+    @Option(help: "M-step rate of the alternating schedule (default: --lr).") var lrDecoder: Float?
+    @Option(help: "Classes (labels) to leave out of training, comma-separated, for anomaly benchmarks.") var excludeClasses = ""
+    @Option(help: "Random seed: initialization, shuffling and sampling.") var seed: UInt64 = 0
+    @Option(help: "Output folder.") var out = "runs/fashion-mnist"
+    @Flag(help: "Continue the run in --out from its checkpoint.") var resume = false
+    @Option(help: "Use only the first N training examples (quick runs).") var limit: Int?
+
+    func configurations() throws -> (ModelConfiguration, TrainingConfiguration) {
+        var model = ModelConfiguration()
+        model.hiddenSizes = try parseList(hidden, flag: "--hidden")
+        model.latentSize = latent
+        model.activation = activation
+        guard let kind = LikelihoodKind(rawValue: likelihood) else {
+            throw ConfigurationError.invalid("--likelihood", likelihood, "bernoulli, gaussian or calibrated")
+        }
+        model.likelihood = kind
+        model.sigma = sigma
+        try model.validate()
+        var training = TrainingConfiguration()
+        training.batchSize = batchSize
+        training.epochs = epochs
+        training.beta = beta
+        training.samples = samples
+        guard let estimator = KLEstimator(rawValue: kl) else { throw ConfigurationError.invalid("--kl", kl, "closed-form or monte-carlo") }
+        training.kl = estimator
+        guard let order = Schedule(rawValue: schedule) else { throw ConfigurationError.invalid("--schedule", schedule, "joint or alternating") }
+        training.schedule = order
+        training.learningRate = lr
+        training.encoderLearningRate = lrEncoder
+        training.decoderLearningRate = lrDecoder
+        training.seed = seed
+        training.excludedClasses = try parseList(excludeClasses, flag: "--exclude-classes", allowEmpty: true)
+        try training.validate()
+        return (model, training)
+    }
+
+    func run() throws {
+        try VAECommand.reportingErrors {
+            var (modelConfiguration, training) = try configurations()
+            var trainSet = try Dataset.load(directory: data, split: .train)
+                .excluding(classes: Set(training.excludedClasses.map { UInt8(clamping: $0) }))
+            if let limit { trainSet = trainSet.prefix(limit) }
+            let testSet = try Dataset.load(directory: data, split: .test)
+            modelConfiguration.inputSize = trainSet.exampleSize
+            try prepareOutputDirectory(out)
+            let checkpointPath = (out as NSString).appendingPathComponent("model.safetensors")
+            let backend = try backendOptions.make()
+            let trainer = try Trainer(model: modelConfiguration, training: training, data: trainSet, backend: backend)
+            if resume {
+                let checkpoint = try Checkpoint(contentsOf: checkpointPath)
+                try checkResumable(checkpoint, training: training, path: checkpointPath)
+                try trainer.restore(checkpoint, path: checkpointPath)
+            }
+            let session = try InferenceSession(configuration: modelConfiguration, parameters: try trainer.parameterValues(), backend: backend)
+            let memory = trainer.memory
+            print("""
+                training \(modelConfiguration.summary) on \(trainSet.count) examples (\(trainer.stepsPerEpoch) steps of \(training.batchSize) per epoch)
+                backend: \(backend.deviceDescription); step memory \(memory.peak >> 10) KiB (\(memory.naive >> 10) KiB without reuse)
+                """)
+            if trainer.epoch >= training.epochs {
+                print("the checkpoint in \(out) has already trained \(trainer.epoch) epochs; ask for more with --epochs")
+            }
+            let metrics = MetricsFile(path: (out as NSString).appendingPathComponent("metrics.csv"))
+            let progress = ProgressDisplay(epochs: training.epochs, steps: trainer.stepsPerEpoch, batchSize: training.batchSize)
+            while trainer.epoch < training.epochs {
+                let start = Date()
+                progress.begin(epoch: trainer.epoch + 1)
+                let trainLoss = try trainer.trainEpoch(reportEvery: max(1, trainer.stepsPerEpoch / 50)) { step, loss in
+                    progress.update(step: step, loss: loss)
+                }
+                let seconds = Date().timeIntervalSince(start)
+                try session.update(parameters: try trainer.parameterValues())
+                let test = try session.negativeELBO(testSet, seed: training.seed)
+                let throughput = Double(trainer.stepsPerEpoch * training.batchSize) / seconds
+                progress.end(line: String(format: "epoch %d/%d  train −ELBO %.2f  test −ELBO %.2f (reconstruction %.2f + KL %.2f)  %.1f s  %.0f samples/s",
+                                          trainer.epoch, training.epochs, trainLoss, test.negativeELBO, test.reconstruction, test.kl, seconds, throughput))
+                try metrics.append(epoch: trainer.epoch, step: trainer.step, trainLoss: Double(trainLoss), test: test,
+                                   seconds: seconds, samplesPerSecond: throughput)
+                try writePictures(session: session, testSet: testSet, seed: training.seed)
+                try trainer.checkpoint().write(to: checkpointPath)
+            }
+            print("wrote \(checkpointPath), metrics.csv, reconstructions.png and samples.png to \(out)")
+        }
+    }
+
+    private func writePictures(session: InferenceSession, testSet: Dataset, seed: UInt64) throws {
+        let latent = session.configuration.latentSize
+        let n = 64
+        var z = [Float](repeating: 0, count: n * latent)
+        z.withUnsafeMutableBufferPointer { Philox.fillNormals($0.baseAddress!, count: n * latent, seed: seed, step: 0, sample: 0x5A3D) }
+        let (h, w) = testSet.imageShape
+        try ImageGrid(columns: 8, imageHeight: h, imageWidth: w)
+            .write(try session.decode(z, count: n), count: n, to: (out as NSString).appendingPathComponent("samples.png"))
+        let count = min(32, testSet.count)
+        let originals = Array(testSet.images[0..<count * testSet.exampleSize])
+        let reconstructed = try session.reconstruct(originals, count: count)
+        // Rows alternate: 8 originals, then their 8 reconstructions.
+        var pairs: [Float] = []
+        for row in stride(from: 0, to: count, by: 8) {
+            let end = min(row + 8, count) * testSet.exampleSize
+            pairs += originals[row * testSet.exampleSize..<end]
+            pairs += reconstructed[row * testSet.exampleSize..<end]
+        }
+        try ImageGrid(columns: 8, imageHeight: h, imageWidth: w)
+            .write(pairs, count: pairs.count / testSet.exampleSize, to: (out as NSString).appendingPathComponent("reconstructions.png"))
+    }
+
+    private func checkResumable(_ checkpoint: Checkpoint, training: TrainingConfiguration, path: String) throws {
+        guard let stored = try CheckpointFormat.configurations(checkpoint, path: path).1 else { return }
+        var a = stored, b = training
+        a.epochs = 0
+        b.epochs = 0
+        guard a == b else {
+            throw CheckpointError.configurationMismatch(path: path, detail: "its training flags differ from this command's: \(differences(stored, training)); rerun with the original flags")
+        }
+    }
+}
+
+func differences(_ a: TrainingConfiguration, _ b: TrainingConfiguration) -> String {
+    let pairs: [(String, String, String)] = [
+        ("--batch-size", "\(a.batchSize)", "\(b.batchSize)"), ("--beta", "\(a.beta)", "\(b.beta)"),
+        ("--samples", "\(a.samples)", "\(b.samples)"), ("--kl", a.kl.rawValue, b.kl.rawValue),
+        ("--schedule", a.schedule.rawValue, b.schedule.rawValue), ("--lr", "\(a.learningRate)", "\(b.learningRate)"),
+        ("--lr-encoder", "\(a.encoderLearningRate.map { "\($0)" } ?? "-")", "\(b.encoderLearningRate.map { "\($0)" } ?? "-")"),
+        ("--lr-decoder", "\(a.decoderLearningRate.map { "\($0)" } ?? "-")", "\(b.decoderLearningRate.map { "\($0)" } ?? "-")"),
+        ("--seed", "\(a.seed)", "\(b.seed)"), ("--exclude-classes", "\(a.excludedClasses)", "\(b.excludedClasses)"),
+    ]
+    return pairs.filter { $0.1 != $0.2 }.map { "\($0.0) was \($0.1), now \($0.2)" }.joined(separator: ", ")
+}
+
+/// Parses "400,200" into sizes; the flag names the error.
+func parseList(_ text: String, flag: String, allowEmpty: Bool = false) throws -> [Int] {
+    let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    if parts.isEmpty && allowEmpty { return [] }
+    let values = parts.compactMap { Int($0) }
+    guard values.count == parts.count, !values.isEmpty || allowEmpty else {
+        throw ConfigurationError.invalid(flag, text, "comma-separated whole numbers, e.g. 400,200")
+    }
+    return values
+}
+
+extension ModelConfiguration {
+    var summary: String {
+        "\(([inputSize] + hiddenSizes + [latentSize]).map(String.init).joined(separator: "-")) \(activation) VAE, \(likelihood.rawValue) likelihood"
+    }
+}
