@@ -61,18 +61,22 @@ public final class Trainer {
             return try g.update(.adam(AdamHyperparameters(learningRate: rate)), [p, dp, m, v])
         }
         let encoderCount = model.encoderParameters.count
-        executor = try Executor(graph: g, backend: backend, seed: training.seed)
+        // Each entry: the updates of one plan of the step.
+        let stepUpdates: [[Graph.Update]]
         switch training.schedule {
         case .joint:
-            let updates = try zip(parameters, gradients).map { try adam($0, $1, rate: training.learningRate) }
-            plans = [try executor.compile(outputs: [loss], updates: updates + [accumulate])]
+            stepUpdates = [try zip(parameters, gradients).map { try adam($0, $1, rate: training.learningRate) } + [accumulate]]
         case .alternating:
             let eRate = training.encoderLearningRate ?? training.learningRate, mRate = training.decoderLearningRate ?? training.learningRate
-            let eUpdates = try (0..<encoderCount).map { try adam(parameters[$0], gradients[$0], rate: eRate) }
-            let mUpdates = try (encoderCount..<parameters.count).map { try adam(parameters[$0], gradients[$0], rate: mRate) }
-            plans = [try executor.compile(outputs: [loss], updates: eUpdates + [accumulate]),
-                     try executor.compile(outputs: [], updates: mUpdates)]
+            stepUpdates = [try (0..<encoderCount).map { try adam(parameters[$0], gradients[$0], rate: eRate) } + [accumulate],
+                           try (encoderCount..<parameters.count).map { try adam(parameters[$0], gradients[$0], rate: mRate) }]
         }
+        let executor = try Executor(graph: g, backend: backend, seed: training.seed)
+        let loss = loss
+        plans = try stepUpdates.enumerated().map { i, updates in
+            try executor.compile(outputs: i == 0 ? [loss] : [], updates: updates)
+        }
+        self.executor = executor
         try executor.setValue(data.images, for: table)
     }
 
