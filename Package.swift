@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "CPUBackend"]),
         .testTarget(name: "CPUBackendTests", dependencies: ["Engine", "CPUBackend"]),
         .testTarget(name: "OpenCLBackendTests", dependencies: ["Engine", "CPUBackend", "OpenCLBackend"]),
-        .testTarget(name: "VAETests", dependencies: ["VAE", "Engine", "CPUBackend"]),
+        .testTarget(name: "VAETests", dependencies: ["VAE", "Engine", "CPUBackend", "OpenCLBackend", "CZlib"]),
     ],
     swiftLanguageModes: [.v6]
 )
