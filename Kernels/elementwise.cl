@@ -62,3 +62,39 @@ __kernel void gather_rows(__global float* y, __global const float* table, __glob
     int index = indices[cursor + r];
     y[i] = (index >= 0 && index < table_rows) ? table[(size_t)index * width + c] : NAN;
 }
+
+// log Σ exp over each column (one work-item per column), shifted by the column's maximum.
+__kernel void logsumexp_rows(__global float* y, __global const float* x, int m, int n) {
+    int j = get_global_id(0);
+    if (j >= n) return;
+    float top = -INFINITY;
+    for (int i = 0; i < m; ++i) top = fmax(top, x[(size_t)i * n + j]);
+    if (isinf(top)) { y[j] = top; return; }
+    float sum = 0.0f;
+    for (int i = 0; i < m; ++i) sum += exp(x[(size_t)i * n + j] - top);
+    y[j] = top + log(sum);
+}
+
+// First stage of a full log-sum-exp: chunk p's maximum and Σ exp(x − maximum).
+__kernel void logsumexp_partial(__global float* partial, __global const float* x, int n, int chunk, int parts) {
+    int p = get_global_id(0);
+    if (p >= parts) return;
+    int end = min(n, (p + 1) * chunk);
+    float top = -INFINITY;
+    for (int i = p * chunk; i < end; ++i) top = fmax(top, x[i]);
+    float sum = 0.0f;
+    if (!isinf(top)) for (int i = p * chunk; i < end; ++i) sum += exp(x[i] - top);
+    partial[2 * p] = top;
+    partial[2 * p + 1] = sum;
+}
+
+// Second stage: rescale every chunk's sum to the overall maximum and add them in order.
+__kernel void logsumexp_final(__global float* y, __global const float* partial, int parts) {
+    if (get_global_id(0) != 0) return;
+    float top = -INFINITY;
+    for (int p = 0; p < parts; ++p) top = fmax(top, partial[2 * p]);
+    if (isinf(top)) { y[0] = top; return; }
+    float sum = 0.0f;
+    for (int p = 0; p < parts; ++p) sum += partial[2 * p + 1] * exp(partial[2 * p] - top);
+    y[0] = top + log(sum);
+}

@@ -47,7 +47,20 @@ extension CPUBackend {
 
     /// `.rows`: column totals of an M×N matrix, each summed top to bottom; `.all`: the sum of
     /// fixed 4096-element chunks (in float64), added in order. Both are deterministic.
+    /// Log-sum-exp subtracts the maximum first: log Σ exp(x) = m + log Σ exp(x − m).
     func reduce(_ r: Reduction, _ axis: ReductionAxis, y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, shape: Shape) {
+        if r == .logSumExp {
+            let (m, n) = axis == .all ? (shape.count, 1) : (shape.rows, shape.columns)
+            for j in 0..<n {
+                var top = -Float.infinity
+                for i in 0..<m { top = max(top, x[i * n + j]) }
+                guard top.isFinite else { y[j] = top; continue }
+                var total = 0.0
+                for i in 0..<m { total += Double(expf(x[i * n + j] - top)) }
+                y[j] = top + Float(log(total))
+            }
+            return
+        }
         switch axis {
         case .rows:
             let m = shape.rows, n = shape.columns

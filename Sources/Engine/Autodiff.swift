@@ -77,6 +77,7 @@ extension Graph {
             return [dOut[0], dOut[0]]
         case .reduce(let r, let axis):
             guard let dy = dOut[0] else { return [nil] }
+            if r == .logSumExp { throw refuse("log-sum-exp is for evaluation; its gradient is not implemented") }
             let s = shape(x[0])
             let n = axis == .all ? s.count : s.rows
             return [try single(.broadcast(s, scale: r == .mean ? 1 / Float(n) : 1), [dy])]
@@ -88,7 +89,7 @@ extension Graph {
                 throw refuse("the gradient of a row broadcast is defined for matrices, not \(target)")
             }
             let summed = try sum(dy, over: from == .scalar ? .all : .rows)
-            return [scale == 1 ? summed : try single(.broadcast(from, scale: scale), [summed])]
+            return [scale == 1 && shape(summed) == from ? summed : try single(.broadcast(from, scale: scale), [summed])]
         case .reparameterize(let seed, let sample):
             guard let dz = dOut[0] else { return [nil, nil] }
             return [dz, needs[1] ? try single(.reparameterizeGradient(seed: seed, sample: sample), [x[1], dz]) : nil]

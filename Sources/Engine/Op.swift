@@ -64,7 +64,8 @@ public struct VAEObjective: Hashable, Sendable {
     }
 }
 
-public enum Reduction: Hashable, Sendable { case sum, mean }
+/// How a reduction combines: Σ, the mean, or log Σ exp (computed stably, shifted by the maximum).
+public enum Reduction: Hashable, Sendable { case sum, mean, logSumExp }
 
 /// What a reduction collapses: `.rows` turns an M×N matrix into its N column totals
 /// (the bias gradient); `.all` turns any tensor into a scalar.
@@ -111,8 +112,8 @@ public enum Op: Hashable, Sendable {
     case add
     /// Sum or mean over `ReductionAxis`. Input: x. Output: [N] for `.rows`, [1] for `.all`.
     case reduce(Reduction, ReductionAxis)
-    /// Repeats a scalar [1] or a row [N] into `shape` (whose last extent is N), times `scale`;
-    /// an input of the target shape is just scaled.
+    /// Repeats a scalar [1] or a row ([N] or [1, N]) into `shape` (whose last extent is N),
+    /// times `scale`; an input of the target shape is just scaled.
     case broadcast(Shape, scale: Float)
     /// ε ~ N(0, I) of the given shape from Philox4x32-10 keyed by (seed, step). No inputs.
     case randomNormal(Shape, seed: UInt64)

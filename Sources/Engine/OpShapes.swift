@@ -88,8 +88,8 @@ extension Op {
         case .broadcast(let shape, _):
             guard shape.count > 0 else { throw fail("target shape \(shape) is empty") }
             let last = shape.dimensions.last ?? 1
-            guard s[0] == .scalar || s[0] == Shape(last) || s[0] == shape else {
-                throw fail("input \(s[0]) must be [1], [\(last)] or \(shape) to broadcast to \(shape)")
+            guard s[0] == .scalar || s[0] == Shape(last) || s[0] == Shape(1, last) || s[0] == shape else {
+                throw fail("input \(s[0]) must be [1], [\(last)], [1×\(last)] or \(shape) to broadcast to \(shape)")
             }
             return [TensorSpec(shape)]
         case .randomNormal(let shape, _):

@@ -144,6 +144,21 @@ extension OpenCLBackend {
     }
 
     private func reduce(_ r: Reduction, _ axis: ReductionAxis, y: KernelArgument, x: KernelArgument, shape: Shape) throws {
+        if r == .logSumExp {
+            switch axis {
+            case .rows:
+                let n = shape.columns
+                try launch("logsumexp_rows", [y, x, try int(shape.rows, "rows"), try int(n, "columns")], global: [n], local: [tiles.local1D])
+            case .all:
+                let n = shape.count
+                let parts = (n + reductionChunk - 1) / reductionChunk
+                let partial = try scratchBuffer(bytes: parts * 8)
+                try launch("logsumexp_partial", [.buffer(partial), x, try int(n, "reduce"), .int(Int32(reductionChunk)), try int(parts, "parts")],
+                           global: [parts], local: [tiles.local1D])
+                try launch("logsumexp_final", [y, .buffer(partial), try int(parts, "parts")], global: [1], local: [1])
+            }
+            return
+        }
         switch axis {
         case .rows:
             let (m, n) = (shape.rows, shape.columns)

@@ -47,42 +47,10 @@ public final class InferenceSession {
         }
     }
 
-    private func makeExecutor(_ graph: Graph) throws -> Executor {
+    func makeExecutor(_ graph: Graph) throws -> Executor {
         let executor = try Executor(graph: graph, backend: backend)
         try load(into: executor)
         return executor
-    }
-
-    /// −ELBO (β = 1, closed-form KL, one z per example drawn with `seed`) averaged over `data`.
-    public func negativeELBO(_ data: Dataset, batchSize: Int = 500, seed: UInt64 = 0) throws -> ELBOReport {
-        guard data.count > 0 else { throw DataError.empty(path: "the evaluation set") }
-        guard data.exampleSize == configuration.inputSize else {
-            throw DataError.inputSizeMismatch(dataSize: data.exampleSize, modelSize: configuration.inputSize)
-        }
-        let batch = min(batchSize, data.count)
-        let g = Graph()
-        let model = try VariationalAutoencoder(configuration, in: g)
-        let table = try g.input("data", Shape(data.count, data.exampleSize))
-        let batches = (data.count + batch - 1) / batch
-        let order = try g.input("data.order", Shape(batches * batch), .int32)
-        let x = try g.gather(table, indices: order, rows: batch)
-        let terms = try model.negativeELBO(x, in: g, seed: seed).terms
-        let executor = try makeExecutor(g)
-        try executor.setValue(data.images, for: table)
-        // The last batch is padded with example 0; its padding rows are not counted.
-        try executor.setValue((0..<batches * batch).map { Int32($0 < data.count ? $0 : 0) }, for: order)
-        let plan = try executor.compile(outputs: [terms])
-        var reconstruction = 0.0, kl = 0.0
-        for b in 0..<batches {
-            try executor.run(plan, context: RunContext(step: 0, cursor: b * batch))
-            let values = try executor.value(of: terms, in: plan)
-            for r in 0..<min(batch, data.count - b * batch) {
-                reconstruction += Double(values[2 * r])
-                kl += Double(values[2 * r + 1])
-            }
-        }
-        let n = Double(data.count)
-        return ELBOReport(negativeELBO: (reconstruction + kl) / n, reconstruction: reconstruction / n, kl: kl / n)
     }
 
     /// E[x|z] for `count` latent vectors (row-major [count, latent]).

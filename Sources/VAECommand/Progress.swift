@@ -35,13 +35,13 @@ final class ProgressDisplay {
             FileHandle.standardError.write(Data(line.utf8))
         } else if step * 10 / max(steps, 1) > lastPlain * 10 / max(steps, 1) || step == steps {
             lastPlain = step
-            print(String(format: "epoch %d/%d step %d/%d loss %.2f %.0f samples/s ETA %@", epoch, epochs, step, steps, loss, rate, clock(eta)))
+            say(String(format: "epoch %d/%d step %d/%d loss %.2f %.0f samples/s ETA %@", epoch, epochs, step, steps, loss, rate, clock(eta)))
         }
     }
 
     func end(line: String) {
         if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        print(line)
+        say(line)
     }
 
     private func clock(_ seconds: Double) -> String {

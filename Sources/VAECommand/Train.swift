@@ -27,8 +27,11 @@ struct Train: ParsableCommand {
     @Option(help: "M-step rate of the alternating schedule (default: --lr).") var lrDecoder: Float?
     @Option(help: "Classes (labels) to leave out of training, comma-separated, for anomaly benchmarks.") var excludeClasses = ""
     @Option(help: "Random seed: initialization, shuffling and sampling.") var seed: UInt64 = 0
-    @Option(help: "Output folder.") var out = "runs/fashion-mnist"
-    @Flag(help: "Continue the run in --out from its checkpoint.") var resume = false
+    @Option(help: "Output folder (default: runs/fashion-mnist, or the --resume folder).") var out: String?
+    @Option(help: "Continue the run in this folder from its model.safetensors (same flags; raise --epochs to train longer).")
+    var resume: String?
+
+    var outputFolder: String { out ?? resume ?? "runs/fashion-mnist" }
     @Option(help: "Use only the first N training examples (quick runs).") var limit: Int?
 
     func configurations() throws -> (ModelConfiguration, TrainingConfiguration) {
@@ -68,23 +71,25 @@ struct Train: ParsableCommand {
             if let limit { trainSet = trainSet.prefix(limit) }
             let testSet = try Dataset.load(directory: data, split: .test)
             modelConfiguration.inputSize = trainSet.exampleSize
+            let out = outputFolder
             try prepareOutputDirectory(out)
             let checkpointPath = (out as NSString).appendingPathComponent("model.safetensors")
             let backend = try backendOptions.make()
             let trainer = try Trainer(model: modelConfiguration, training: training, data: trainSet, backend: backend)
-            if resume {
-                let checkpoint = try Checkpoint(contentsOf: checkpointPath)
-                try checkResumable(checkpoint, training: training, path: checkpointPath)
-                try trainer.restore(checkpoint, path: checkpointPath)
+            if let resume {
+                let path = CheckpointFormat.file(at: resume)
+                let checkpoint = try Checkpoint(contentsOf: path)
+                try checkResumable(checkpoint, training: training, path: path)
+                try trainer.restore(checkpoint, path: path)
             }
             let session = try InferenceSession(configuration: modelConfiguration, parameters: try trainer.parameterValues(), backend: backend)
             let memory = trainer.memory
-            print("""
+            say("""
                 training \(modelConfiguration.summary) on \(trainSet.count) examples (\(trainer.stepsPerEpoch) steps of \(training.batchSize) per epoch)
                 backend: \(backend.deviceDescription); step memory \(memory.peak >> 10) KiB (\(memory.naive >> 10) KiB without reuse)
                 """)
             if trainer.epoch >= training.epochs {
-                print("the checkpoint in \(out) has already trained \(trainer.epoch) epochs; ask for more with --epochs")
+                say("the checkpoint in \(out) has already trained \(trainer.epoch) epochs; ask for more with --epochs")
             }
             let metrics = MetricsFile(path: (out as NSString).appendingPathComponent("metrics.csv"))
             let progress = ProgressDisplay(epochs: training.epochs, steps: trainer.stepsPerEpoch, batchSize: training.batchSize)
@@ -102,14 +107,17 @@ struct Train: ParsableCommand {
                                           trainer.epoch, training.epochs, trainLoss, test.negativeELBO, test.reconstruction, test.kl, seconds, throughput))
                 try metrics.append(epoch: trainer.epoch, step: trainer.step, trainLoss: Double(trainLoss), test: test,
                                    seconds: seconds, samplesPerSecond: throughput)
-                try writePictures(session: session, testSet: testSet, seed: training.seed)
+                try writePictures(session: session, testSet: testSet, seed: training.seed, out: out)
                 try trainer.checkpoint().write(to: checkpointPath)
             }
-            print("wrote \(checkpointPath), metrics.csv, reconstructions.png and samples.png to \(out)")
+            if let text = try? String(contentsOfFile: (out as NSString).appendingPathComponent("metrics.csv"), encoding: .utf8) {
+                try writeTextAtomically(LossPlot(metricsCSV: text).svg(), to: (out as NSString).appendingPathComponent("loss.svg"))
+            }
+            say("wrote \(checkpointPath), metrics.csv, loss.svg, reconstructions.png and samples.png to \(out)")
         }
     }
 
-    private func writePictures(session: InferenceSession, testSet: Dataset, seed: UInt64) throws {
+    private func writePictures(session: InferenceSession, testSet: Dataset, seed: UInt64, out: String) throws {
         let latent = session.configuration.latentSize
         let n = 64
         var z = [Float](repeating: 0, count: n * latent)

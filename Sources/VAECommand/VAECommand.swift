@@ -10,7 +10,7 @@ struct VAECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae",
         abstract: "Train and use variational autoencoders on OpenCL devices or the CPU.",
-        subcommands: [Train.self, Devices.self])
+        subcommands: [Train.self, Evaluate.self, Sample.self, Reconstruct.self, Interpolate.self, Encode.self, Score.self, Plot.self, Devices.self])
 
     /// Runs a command body; a known error is printed as one message with exit code 1, no trace.
     static func reportingErrors(_ body: () throws -> Void) throws {
@@ -25,6 +25,11 @@ struct VAECommand: ParsableCommand {
             throw ExitCode.failure
         }
     }
+}
+
+/// Prints a line at once (unbuffered, also into a file or pipe, so progress shows as it happens).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
@@ -62,7 +67,7 @@ struct Devices: ParsableCommand {
 
     func run() throws {
         try VAECommand.reportingErrors {
-            for (i, device) in try OpenCLDevice.all().enumerated() { print("\(i): \(device)") }
+            for (i, device) in try OpenCLDevice.all().enumerated() { say("\(i): \(device)") }
         }
     }
 }

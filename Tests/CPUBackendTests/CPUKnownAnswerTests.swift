@@ -120,6 +120,18 @@ import Glibc
         #expect(try run(.broadcast(Shape(2, 2), scale: 1), [([7], TensorSpec(.scalar))])[0] == [7, 7, 7, 7])
     }
 
+    @Test func logSumExpIsStableAndMatchesFloat64() throws {
+        // Values near ±1000 overflow a naive exp; the shifted form must match a float64 reference.
+        let x: [Float] = [1000, 999, 998.5, -1000, -1001, -999.25]
+        let all = try run(.reduce(.logSumExp, .all), [(x, TensorSpec(Shape(6)))])[0][0]
+        #expect(abs(Double(all) - (1000 + log(1 + exp(-1.0) + exp(-1.5)))) < 1e-4)
+        let rows = try run(.reduce(.logSumExp, .rows), [(x, TensorSpec(Shape(3, 2)))])[0]
+        #expect(abs(Double(rows[0]) - (1000 + log(1 + exp(-1.5) + exp(-1998.5)))) < 1e-4)
+        #expect(abs(Double(rows[1]) - (-999.25 + log(1 + exp(-0.75) + exp(-1.75)))) < 1e-4)
+        let empty = try run(.reduce(.logSumExp, .all), [([-Float.infinity, -.infinity], TensorSpec(Shape(2)))])[0][0]
+        #expect(empty == -.infinity)
+    }
+
     @Test func randomNormalIsKeyedBySeedAndStep() throws {
         let spec = Shape(3, 5)
         let a = try run(.randomNormal(spec, seed: 1), [], context: RunContext(step: 2))[0]

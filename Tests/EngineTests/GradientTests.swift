@@ -59,6 +59,10 @@ import Testing
             let v = try g.parameter("v", Shape(3), .uniform(bound: 1))
             return .init(output: try g.apply(.broadcast(Shape(4, 3), scale: -2), [v])[0], wrt: [v])
         }
+        try check.run("broadcast [1×N] row") { g in
+            let v = try g.parameter("v", Shape(1, 3), .uniform(bound: 1))
+            return .init(output: try g.apply(.broadcast(Shape(4, 3), scale: 1), [v])[0], wrt: [v])
+        }
         try check.run("scale") { g in
             let v = try g.parameter("v", Shape(6), .uniform(bound: 1))
             return .init(output: try g.scale(v, by: 3), wrt: [v])

@@ -48,7 +48,7 @@ import Testing
             for n in Self.sizes {
                 let spec = TensorSpec(Shape(m, n))
                 try parity.check(.add, [(spec, Parity.values(m * n, stream: 1)), (spec, Parity.values(m * n, stream: 2))])
-                for r in [Reduction.sum, .mean] {
+                for r in [Reduction.sum, .mean, .logSumExp] {
                     try parity.check(.reduce(r, .rows), [(spec, Parity.values(m * n, stream: 3))])
                     try parity.check(.reduce(r, .all), [(spec, Parity.values(m * n, stream: 4))])
                 }
@@ -58,6 +58,10 @@ import Testing
         }
         let big = TensorSpec(Shape(129, 784))
         try parity.check(.reduce(.sum, .all), [(big, Parity.values(big.count, stream: 6))])
+        let logWeights = Parity.values(big.count, stream: 7, bound: 300).map { $0 - 500 }
+        try parity.check(.reduce(.logSumExp, .all), [(big, logWeights)])
+        try parity.check(.reduce(.logSumExp, .rows), [(big, logWeights)])
+        try parity.check(.broadcast(Shape(5, 7), scale: 2), [(TensorSpec(Shape(1, 7)), Parity.values(7, stream: 8))])
     }
 
     @Test func samplingMatchesCPU() throws {

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import VAE
+
+struct Encode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Latent means and log-variances of a data set to .npy ([N, 2·latent]: means, then log-variances; labels beside) or .csv.")
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var dataOptions: DataOptions
+    @Option(help: "Output: NAME.npy (labels go to NAME.labels.npy) or NAME.csv.") var out = "latents.npy"
+
+    func run() throws {
+        try VAECommand.reportingErrors {
+            let session = try model.session()
+            let data = try dataOptions.load(for: session)
+            let (means, logVariances) = try session.encode(data)
+            let d = session.configuration.latentSize
+            if out.hasSuffix(".csv") {
+                var text = "index,label," + (0..<d).map { "mu_\($0)" }.joined(separator: ",") + "," + (0..<d).map { "logvar_\($0)" }.joined(separator: ",") + "\n"
+                for i in 0..<data.count {
+                    text += "\(i),\(data.labels[i]),"
+                    text += (means[i * d..<(i + 1) * d].map { "\($0)" } + logVariances[i * d..<(i + 1) * d].map { "\($0)" }).joined(separator: ",") + "\n"
+                }
+                try writeTextAtomically(text, to: out)
+            } else if out.hasSuffix(".npy") {
+                var rows: [Float] = []
+                rows.reserveCapacity(2 * means.count)
+                for i in 0..<data.count {
+                    rows.append(contentsOf: means[i * d..<(i + 1) * d])
+                    rows.append(contentsOf: logVariances[i * d..<(i + 1) * d])
+                }
+                try NumpyFile.write(NumpyFile.encode(rows, shape: [data.count, 2 * d]), to: out)
+                let labels = String(out.dropLast(4)) + ".labels.npy"
+                try NumpyFile.write(NumpyFile.encode(data.labels, shape: [data.count]), to: labels)
+                say("wrote \(out) [\(data.count), \(2 * d)] and \(labels)")
+                return
+            } else {
+                throw ConfigurationError.invalid("--out", out, "a file name ending in .npy or .csv")
+            }
+            say("wrote \(data.count) rows to \(out)")
+        }
+    }
+}
+
+struct Score: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Per-example anomaly scores to CSV; with --normal-classes, the ROC AUC of telling the other classes apart.")
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var dataOptions: DataOptions
+    @Option(help: "elbo (−ELBO, one z) or iwae (importance-weighted −log p(x)).") var score = "elbo"
+    @Option(help: "Samples K for --score iwae.") var importanceSamples = 1000
+    @Option(help: "Classes that count as normal, comma-separated; the rest are anomalies.") var normalClasses: String?
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Output CSV.") var out = "scores.csv"
+
+    func run() throws {
+        try VAECommand.reportingErrors {
+            let session = try model.session()
+            let data = try dataOptions.load(for: session)
+            let values: [Double]
+            switch score {
+            case "elbo": values = try session.exampleScores(data, seed: seed).negativeELBO
+            case "iwae": values = try session.importanceWeightedNegativeLogLikelihood(data, samples: importanceSamples, seed: seed)
+            default: throw ConfigurationError.invalid("--score", score, "elbo or iwae")
+            }
+            var text = "index,label,score\n"
+            for i in values.indices { text += "\(i),\(data.labels[i]),\(values[i])\n" }
+            try writeTextAtomically(text, to: out)
+            say("wrote \(values.count) scores (\(score), nats; higher is more anomalous) to \(out)")
+            if let normalClasses {
+                let normal = Set(try parseList(normalClasses, flag: "--normal-classes").map { UInt8(clamping: $0) })
+                let anomalous = data.labels.map { !normal.contains($0) }
+                guard let auc = rocAUC(scores: values, positive: anomalous) else {
+                    throw ConfigurationError.invalid("--normal-classes", normalClasses, "classes that leave both normal and anomalous examples in the data")
+                }
+                say(String(format: "ROC AUC %.4f (%d anomalous of %d)", auc, anomalous.filter { $0 }.count, anomalous.count))
+            }
+        }
+    }
+}
+
+struct Plot: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Draw a run's loss curves (metrics.csv) as an SVG chart.")
+
+    @Option(name: .customLong("run"), help: "Run folder holding metrics.csv.") var folder = "runs/fashion-mnist"
+    @Option(help: "Output SVG (default: RUN/loss.svg).") var out: String?
+
+    func run() throws {
+        try VAECommand.reportingErrors {
+            let metrics = (folder as NSString).appendingPathComponent("metrics.csv")
+            guard let text = try? String(contentsOfFile: metrics, encoding: .utf8) else { throw DataError.missing(path: metrics) }
+            let path = out ?? (folder as NSString).appendingPathComponent("loss.svg")
+            try writeTextAtomically(LossPlot(metricsCSV: text).svg(), to: path)
+            say("wrote \(path)")
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import ArgumentParser
+import Engine
+import Foundation
+import VAE
+
+/// The trained model a command uses, and where it runs.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "A checkpoint: a .safetensors file, or a run folder holding model.safetensors.")
+    var checkpoint: String
+
+    @OptionGroup var backendOptions: BackendOptions
+
+    func session() throws -> InferenceSession {
+        let path = CheckpointFormat.file(at: checkpoint)
+        return try InferenceSession(checkpoint: try Checkpoint(contentsOf: path), path: path, backend: try backendOptions.make())
+    }
+}
+
+/// The data a command reads.
+struct DataOptions: ParsableArguments {
+    @Option(help: "Folder of MNIST-format IDX files (.gz or plain).") var data = Dataset.fashionMNISTDirectory
+    @Option(help: "train or test.") var split = "test"
+    @Option(help: "Use only the first N examples.") var limit: Int?
+
+    func load(for session: InferenceSession) throws -> Dataset {
+        guard let which = Dataset.Split(rawValue: split) else { throw ConfigurationError.invalid("--split", split, "train or test") }
+        var set = try Dataset.load(directory: data, split: which)
+        if let limit {
+            guard limit > 0 else { throw ConfigurationError.invalid("--limit", "\(limit)", "a positive number of examples") }
+            set = set.prefix(limit)
+        }
+        guard set.exampleSize == session.configuration.inputSize else {
+            throw DataError.inputSizeMismatch(dataSize: set.exampleSize, modelSize: session.configuration.inputSize)
+        }
+        return set
+    }
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "−ELBO (sampled z and z = μ) and the importance-weighted −log p(x), in nats per example.")
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var dataOptions: DataOptions
+    @Option(help: "Samples K of the importance-weighted estimate (0 skips it).") var importanceSamples = 5000
+    @Option(help: "Random seed of the z samples.") var seed: UInt64 = 0
+    @Flag(help: "Print JSON instead of a table.") var json = false
+
+    func run() throws {
+        try VAECommand.reportingErrors {
+            let session = try model.session()
+            let data = try dataOptions.load(for: session)
+            let sampled = try session.negativeELBO(data, seed: seed)
+            let mean = try session.negativeELBO(data, seed: seed, meanLatent: true)
+            var iwae: Double?
+            if importanceSamples > 0 {
+                let values = try session.importanceWeightedNegativeLogLikelihood(data, samples: importanceSamples, seed: seed)
+                iwae = values.reduce(0, +) / Double(values.count)
+            } else if importanceSamples < 0 {
+                throw ConfigurationError.invalid("--importance-samples", "\(importanceSamples)", "0 (skip) or a positive number")
+            }
+            if json {
+                var object: [String: Any] = [
+                    "examples": data.count, "split": dataOptions.split, "data": dataOptions.data,
+                    "negative_elbo": sampled.negativeELBO, "reconstruction": sampled.reconstruction, "kl": sampled.kl,
+                    "mean_z": ["negative_elbo": mean.negativeELBO, "reconstruction": mean.reconstruction, "kl": mean.kl],
+                ]
+                if let iwae { object["negative_log_likelihood"] = iwae; object["importance_samples"] = importanceSamples }
+                let text = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+                say(String(decoding: text, as: UTF8.self))
+            } else {
+                say("\(data.count) examples (\(dataOptions.split)) from \(dataOptions.data); nats per example")
+                say(String(format: "−ELBO, sampled z   %9.3f   (reconstruction %.3f + KL %.3f)", sampled.negativeELBO, sampled.reconstruction, sampled.kl))
+                say(String(format: "−ELBO, z = μ       %9.3f   (reconstruction %.3f + KL %.3f)", mean.negativeELBO, mean.reconstruction, mean.kl))
+                if let iwae { say(String(format: "−log p(x), K = %-4d %9.3f   (importance-weighted)", importanceSamples, iwae)) }
+            }
+        }
+    }
+}
+
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Decode z ~ N(0, T²I) into a PNG grid (or the latent plane with --manifold).")
+
+    @OptionGroup var model: ModelOptions
+    @Option(help: "Number of images.") var count = 64
+    @Option(help: "Scale of the prior's standard deviation.") var temperature: Float = 1
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Flag(help: "For a 2-dimensional latent: decode a grid over the latent plane (normal quantiles).") var manifold = false
+    @Option(help: "Images per side of the --manifold grid.") var grid = 20
+    @Option(help: "Output PNG.") var out = "samples.png"
+
+    func run() throws {
+        try VAECommand.reportingErrors {
+            let session = try model.session()
+            let d = session.configuration.latentSize
+            var z: [Float]
+            var n: Int
+            if manifold {
+                guard d == 2 else { throw ConfigurationError.invalid("--manifold", "with a \(d)-dimensional latent", "a model with --latent 2") }
+                guard grid > 0 else { throw ConfigurationError.invalid("--grid", "\(grid)", "a positive number") }
+                n = grid * grid
+                z = []
+                for row in 0..<grid {
+                    for column in 0..<grid {
+                        // Rows run from high to low z₂, so the picture reads like a plot.
+                        z.append(Float(normalQuantile((Double(column) + 0.5) / Double(grid))) * temperature)
+                        z.append(Float(normalQuantile(1 - (Double(row) + 0.5) / Double(grid))) * temperature)
+                    }
+                }
+            } else {
+                guard count > 0 else { throw ConfigurationError.invalid("--count", "\(count)", "a positive number") }
+                n = count
+                z = [Float](repeating: 0, count: n * d)
+                z.withUnsafeMutableBufferPointer { Philox.fillNormals($0.baseAddress!, count: n * d, seed: seed, step: 0, sample: 0x5A3D) }
+                z = z.map { $0 * temperature }
+            }
+            guard temperature.isFinite, temperature >= 0 else {
+                throw ConfigurationError.invalid("--temperature", "\(temperature)", "a finite number ≥ 0")
+            }
+            let side = imageSide(session.configuration.inputSize)
+            try ImageGrid(columns: manifold ? grid : Int(Double(n).squareRoot().rounded(.up)), imageHeight: side.0, imageWidth: side.1)
+                .write(try session.decode(z, count: n), count: n, to: out)
+            say("wrote \(n) images to \(out)")
+        }
+    }
+}
+
+struct Reconstruct: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Images and their reconstructions (z = μ) side by side in a PNG.")
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var dataOptions: DataOptions
+    @Option(help: "Number of images.") var count = 16
+    @Option(help: "Index of the first image.") var start = 0
+    @Option(help: "Output PNG.") var out = "reconstructions.png"
+
+    func run() throws {
+        try VAECommand.reportingErrors {
+            let session = try model.session()
+            let data = try dataOptions.load(for: session)
+            guard count > 0, start >= 0, start + count <= data.count else {
+                throw ConfigurationError.invalid("--start/--count", "\(start)/\(count)", "a range inside the \(data.count) examples")
+            }
+            let size = data.exampleSize
+            let originals = Array(data.images[start * size..<(start + count) * size])
+            let rebuilt = try session.reconstruct(originals, count: count)
+            // Each row: an image, then its reconstruction.
+            var pairs: [Float] = []
+            for i in 0..<count {
+                pairs.append(contentsOf: originals[i * size..<(i + 1) * size])
+                pairs.append(contentsOf: rebuilt[i * size..<(i + 1) * size])
+            }
+            try ImageGrid(columns: 8, imageHeight: data.imageShape.height, imageWidth: data.imageShape.width).write(pairs, count: 2 * count, to: out)
+            say("wrote \(count) images and their reconstructions to \(out)")
+        }
+    }
+}
+
+struct Interpolate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Decode linear and spherical paths between the latent means of two images (PNG, two rows).")
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var dataOptions: DataOptions
+    @Option(help: "Index of the first image.") var from = 0
+    @Option(help: "Index of the second image.") var to = 1
+    @Option(help: "Images along each path, both ends included.") var steps = 10
+    @Option(help: "Output PNG.") var out = "interpolation.png"
+
+    func run() throws {
+        try VAECommand.reportingErrors {
+            let session = try model.session()
+            let data = try dataOptions.load(for: session)
+            for (flag, index) in [("--from", from), ("--to", to)] where !(0..<data.count).contains(index) {
+                throw ConfigurationError.invalid(flag, "\(index)", "an index below \(data.count)")
+            }
+            guard steps >= 2 else { throw ConfigurationError.invalid("--steps", "\(steps)", "at least 2") }
+            let size = data.exampleSize
+            var ends = Array(data.images[from * size..<(from + 1) * size])
+            ends.append(contentsOf: data.images[to * size..<(to + 1) * size])
+            let (means, _) = try session.encode(Dataset(images: ends, labels: [0, 0], exampleSize: size, imageShape: data.imageShape))
+            let d = session.configuration.latentSize
+            let a = Array(means[0..<d]), b = Array(means[d..<2 * d])
+            let path = (interpolate(a, b, steps: steps, spherical: false) + interpolate(a, b, steps: steps, spherical: true)).flatMap { $0 }
+            try ImageGrid(columns: steps, imageHeight: data.imageShape.height, imageWidth: data.imageShape.width)
+                .write(try session.decode(path, count: 2 * steps), count: 2 * steps, to: out)
+            say("wrote linear (top) and spherical (bottom) paths from image \(from) to \(to) to \(out)")
+        }
+    }
+}
+
+/// Height and width of square images of `size` pixels (or one row when not square).
+func imageSide(_ size: Int) -> (Int, Int) {
+    let side = Int(Double(size).squareRoot().rounded())
+    return side * side == size ? (side, side) : (1, size)
+}
