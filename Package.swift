@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "swift-vae",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "CPUBackend", targets: ["CPUBackend"]),

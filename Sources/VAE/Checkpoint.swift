@@ -106,8 +106,15 @@ public struct Checkpoint: Equatable {
             guard start >= 0, end >= start, end <= dataLength else {
                 throw .outOfBounds(path: path, tensor: name, detail: "bytes \(start)..<\(end) of a \(dataLength)-byte data section")
             }
-            let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-            guard end - start == count * 4, count >= 0 else {
+            var count = 1
+            for extent in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+                guard !overflow, product <= dataLength / 4 else {
+                    throw .outOfBounds(path: path, tensor: name, detail: "shape \(shape) is larger than the \(dataLength)-byte data section")
+                }
+                count = product
+            }
+            guard end - start == count * 4 else {
                 throw .outOfBounds(path: path, tensor: name, detail: "shape \(shape) needs \(count * 4) bytes but its range holds \(end - start)")
             }
             ranges.append((start, end, name))

@@ -24,14 +24,19 @@ public struct IDXArray: Equatable {
         }
         var dims: [Int] = []
         var total = 1
+        var overflow = false
         for i in 0..<rank {
             let o = 4 + 4 * i
             let d = Int(data[o]) << 24 | Int(data[o + 1]) << 16 | Int(data[o + 2]) << 8 | Int(data[o + 3])
             dims.append(d)
-            total = total.multipliedReportingOverflow(by: d).partialValue
+            let (product, o2) = total.multipliedReportingOverflow(by: d)
+            overflow = overflow || o2
+            total = product
         }
         let header = 4 + 4 * rank
-        guard data.count - header == total else { throw .lengthMismatch(path: path, expected: total, found: data.count - header) }
+        guard !overflow, data.count - header == total else {
+            throw .lengthMismatch(path: path, expected: overflow ? Int.max : total, found: data.count - header)
+        }
         dimensions = dims
         bytes = Array(data[header...])
     }

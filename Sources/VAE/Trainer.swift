@@ -24,12 +24,16 @@ public final class Trainer {
     let executor: Executor
     let order: Graph.Tensor
     let loss: Graph.Tensor
+    /// Per-example (reconstruction, KL) of the step, to name the term that went bad.
+    let terms: Graph.Tensor
     let lossSum: Graph.Tensor
     /// The plans of one step: [joint] or [E-step, M-step].
     let plans: [Plan]
-    /// Completed epochs and steps.
+    /// Completed epochs and steps, and the steps done of the epoch in flight (non-zero only
+    /// after `trainEpoch` was asked to stop early, or after restoring such a checkpoint).
     public private(set) var epoch = 0
     public private(set) var step: UInt64 = 0
+    public private(set) var stepInEpoch = 0
 
     public var batchSize: Int { training.batchSize }
     /// Full batches per epoch (the remainder of a shuffle is left for a later epoch).
@@ -49,7 +53,7 @@ public final class Trainer {
         let table = try g.input("data", Shape(data.count, data.exampleSize))
         order = try g.input("data.order", Shape(data.count), .int32)
         let x = try g.gather(table, indices: order, rows: training.batchSize)
-        loss = try model.negativeELBO(x, in: g, beta: training.beta, kl: training.kl, samples: training.samples, seed: training.seed).loss
+        (terms, loss) = try model.negativeELBO(x, in: g, beta: training.beta, kl: training.kl, samples: training.samples, seed: training.seed)
         lossSum = try g.state("metrics.loss_sum", .scalar)
         // p ← p − (−1)·loss: SGD with rate −1 adds the step's loss to the running sum in place.
         let accumulate = try g.update(.sgd(learningRate: -1), [lossSum, loss])
@@ -72,9 +76,9 @@ public final class Trainer {
                            try (encoderCount..<parameters.count).map { try adam(parameters[$0], gradients[$0], rate: mRate) }]
         }
         let executor = try Executor(graph: g, backend: backend, seed: training.seed)
-        let loss = loss
+        let (loss, terms) = (loss, terms)
         plans = try stepUpdates.enumerated().map { i, updates in
-            try executor.compile(outputs: i == 0 ? [loss] : [], updates: updates)
+            try executor.compile(outputs: i == 0 ? [loss, terms] : [], updates: updates)
         }
         self.executor = executor
         try executor.setValue(data.images, for: table)
@@ -83,37 +87,52 @@ public final class Trainer {
     /// Peak bytes of the step's computed tensors, and their total without buffer reuse.
     public var memory: (peak: Int, naive: Int) { (plans.map(\.peakBytes).max() ?? 0, plans.map(\.naiveBytes).max() ?? 0) }
 
-    /// Runs one epoch and returns its mean training loss (nats per example). `progress` gets
-    /// the step within the epoch and the latest loss every `reportEvery` steps.
+    /// Runs (the rest of) the current epoch and returns its mean training loss (nats per
+    /// example). `progress` gets the step within the epoch and the latest loss every
+    /// `reportEvery` steps. When `shouldStop` turns true the epoch pauses after the current step
+    /// (`stepInEpoch` tells where; a checkpoint then resumes it exactly) and the mean so far is returned.
     @discardableResult
-    public func trainEpoch(reportEvery: Int = 0, progress: (Int, Float) -> Void = { _, _ in }) throws -> Float {
+    public func trainEpoch(reportEvery: Int = 0, shouldStop: () -> Bool = { false },
+                           progress: (Int, Float) -> Void = { _, _ in }) throws -> Float {
         let permutation = Shuffle.permutation(count: examples, seed: training.seed, epoch: epoch)
         try executor.setValue(permutation.map { Int32($0) }, for: order)
-        try executor.setValue([Float(0)], for: lossSum)
-        for s in 0..<stepsPerEpoch {
+        if stepInEpoch == 0 { try executor.setValue([Float(0)], for: lossSum) }
+        for s in stepInEpoch..<stepsPerEpoch {
             let context = RunContext(step: step, cursor: s * training.batchSize)
             for plan in plans { try executor.run(plan, context: context) }
             step += 1
+            stepInEpoch = s + 1
             if reportEvery > 0, (s + 1) % reportEvery == 0 || s + 1 == stepsPerEpoch {
                 let value = try executor.value(of: loss, in: plans[0])[0]
-                guard value.isFinite else {
-                    throw TrainingError.nonFinite(step: step - 1, detail: "the loss (−ELBO) became \(value)")
-                }
+                guard value.isFinite else { throw try nonFinite(value) }
                 progress(s + 1, value)
+            }
+            if stepInEpoch < stepsPerEpoch && shouldStop() {
+                return try executor.value(of: lossSum)[0] / Float(stepInEpoch)
             }
         }
         let total = try executor.value(of: lossSum)[0]
-        guard total.isFinite else {
-            throw TrainingError.nonFinite(step: step - 1, detail: "the loss (−ELBO) became \(total) during epoch \(epoch + 1)")
-        }
+        guard total.isFinite else { throw try nonFinite(total, during: true) }
         epoch += 1
+        stepInEpoch = 0
         return total / Float(stepsPerEpoch)
     }
 
-    /// Parameters and Adam moments (not the loss accumulator).
-    private var checkpointed: [(name: String, tensor: Graph.Tensor)] {
-        graph.trainedTensors.filter { !$0.name.hasPrefix("metrics.") }
+    /// The error for a loss that is NaN or infinite, naming the term of the last step that went bad.
+    private func nonFinite(_ value: Float, during: Bool = false) throws -> TrainingError {
+        let t = try executor.value(of: terms, in: plans[0])
+        let bad = stride(from: 0, to: t.count, by: 2).first { !t[$0].isFinite || !t[$0 + 1].isFinite }
+        var detail = "the loss (−ELBO) became \(value)"
+        if let b = bad {
+            let (part, v) = t[b].isFinite ? ("KL term", t[b + 1]) : ("reconstruction term", t[b])
+            detail += ": the \(part) of example \(b / 2) of the batch is \(v)"
+        }
+        if during { detail += " (between the progress reports of epoch \(epoch + 1))" }
+        return .nonFinite(step: step - 1, detail: detail)
     }
+
+    /// Parameters, Adam moments and the running loss sum of the epoch in flight.
+    private var checkpointed: [(name: String, tensor: Graph.Tensor)] { graph.trainedTensors }
 
     /// Every parameter's values by name.
     public func parameterValues() throws -> [String: [Float]] {
@@ -130,6 +149,7 @@ public final class Trainer {
         c.metadata["training"] = try CheckpointFormat.encode(training)
         c.metadata["epoch"] = String(epoch)
         c.metadata["step"] = String(step)
+        c.metadata["epoch_step"] = String(stepInEpoch)
         for (name, t) in checkpointed {
             c.set(name, shape: graph.shape(t).dimensions, values: try executor.value(of: t))
         }
@@ -147,6 +167,10 @@ public final class Trainer {
         }
         epoch = Int(checkpoint.metadata["epoch"] ?? "") ?? 0
         step = UInt64(checkpoint.metadata["step"] ?? "") ?? 0
+        stepInEpoch = Int(checkpoint.metadata["epoch_step"] ?? "") ?? 0
+        guard stepInEpoch < stepsPerEpoch else {
+            throw CheckpointError.configurationMismatch(path: path, detail: "it stopped at step \(stepInEpoch) of an epoch that now has \(stepsPerEpoch) steps (was the data set changed?)")
+        }
     }
 }
 

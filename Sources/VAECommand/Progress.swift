@@ -17,16 +17,20 @@ final class ProgressDisplay {
         self.batchSize = batchSize
     }
 
-    func begin(epoch: Int) {
+    private var firstStep = 0
+
+    func begin(epoch: Int, from step: Int = 0) {
         self.epoch = epoch
         start = Date()
-        lastPlain = 0
+        lastPlain = step
+        firstStep = step
     }
 
     func update(step: Int, loss: Float) {
         let elapsed = Date().timeIntervalSince(start)
-        let rate = Double(step * batchSize) / max(elapsed, 1e-9)
-        let eta = Double(steps - step) * elapsed / Double(max(step, 1))
+        let done = max(step - firstStep, 1)
+        let rate = Double(done * batchSize) / max(elapsed, 1e-9)
+        let eta = Double(steps - step) * elapsed / Double(done)
         if live {
             let width = 30
             let filled = width * step / max(steps, 1)

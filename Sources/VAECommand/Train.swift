@@ -93,16 +93,23 @@ struct Train: ParsableCommand {
             }
             let metrics = MetricsFile(path: (out as NSString).appendingPathComponent("metrics.csv"))
             let progress = ProgressDisplay(epochs: training.epochs, steps: trainer.stepsPerEpoch, batchSize: training.batchSize)
+            let interrupt = InterruptRequest()
             while trainer.epoch < training.epochs {
                 let start = Date()
-                progress.begin(epoch: trainer.epoch + 1)
-                let trainLoss = try trainer.trainEpoch(reportEvery: max(1, trainer.stepsPerEpoch / 50)) { step, loss in
+                let firstStep = trainer.stepInEpoch
+                progress.begin(epoch: trainer.epoch + 1, from: firstStep)
+                let trainLoss = try trainer.trainEpoch(reportEvery: max(1, trainer.stepsPerEpoch / 50), shouldStop: { interrupt.isRequested }) { step, loss in
                     progress.update(step: step, loss: loss)
+                }
+                if trainer.stepInEpoch != 0 {
+                    try trainer.checkpoint().write(to: checkpointPath)
+                    progress.end(line: "interrupted at step \(trainer.stepInEpoch) of epoch \(trainer.epoch + 1); wrote \(checkpointPath). Continue with: vae train --resume \(out) (and the same flags)")
+                    throw ExitCode(130)
                 }
                 let seconds = Date().timeIntervalSince(start)
                 try session.update(parameters: try trainer.parameterValues())
                 let test = try session.negativeELBO(testSet, seed: training.seed)
-                let throughput = Double(trainer.stepsPerEpoch * training.batchSize) / seconds
+                let throughput = Double((trainer.stepsPerEpoch - firstStep) * training.batchSize) / seconds
                 progress.end(line: String(format: "epoch %d/%d  train −ELBO %.2f  test −ELBO %.2f (reconstruction %.2f + KL %.2f)  %.1f s  %.0f samples/s",
                                           trainer.epoch, training.epochs, trainLoss, test.negativeELBO, test.reconstruction, test.kl, seconds, throughput))
                 try metrics.append(epoch: trainer.epoch, step: trainer.step, trainLoss: Double(trainLoss), test: test,

@@ -1,0 +1,38 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Turns the first Ctrl-C (SIGINT) or SIGTERM into a request to stop after the current step; a
+/// second one ends the process at once. (`sources` is touched only in init and deinit.)
+final class InterruptRequest: @unchecked Sendable {
+    private let requested = Atomic<Bool>(false)
+    private var sources: [DispatchSourceSignal] = []
+    private static let signals = [SIGINT, SIGTERM]
+
+    init() {
+        // A parent may have started us with these signals blocked (test runners do); unblock
+        // them so a stop request always arrives.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in Self.signals { sigaddset(&set, s) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        for s in Self.signals {
+            signal(s, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                if self.requested.exchange(true, ordering: .relaxed) { exit(130) }
+                FileHandle.standardError.write(Data("\nstopping after this step (Ctrl-C again to quit at once)\n".utf8))
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    var isRequested: Bool { requested.load(ordering: .relaxed) }
+
+    deinit {
+        for source in sources { source.cancel() }
+        for s in Self.signals { signal(s, SIG_DFL) }
+    }
+}
