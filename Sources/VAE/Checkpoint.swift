@@ -109,7 +109,7 @@ public struct Checkpoint: Equatable {
             var count = 1
             for extent in shape {
                 let (product, overflow) = count.multipliedReportingOverflow(by: extent)
-                guard !overflow, product <= dataLength / 4 else {
+                guard !overflow, product <= Int.max / 4 else {
                     throw .outOfBounds(path: path, tensor: name, detail: "shape \(shape) is larger than the \(dataLength)-byte data section")
                 }
                 count = product
