@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "CPUBackend", targets: ["CPUBackend"]),
         .library(name: "OpenCLBackend", targets: ["OpenCLBackend"]),
         .library(name: "VAE", targets: ["VAE"]),
+        .library(name: "VAEBench", targets: ["VAEBench"]),
         .executable(name: "vae", targets: ["VAECommand"]),
     ],
     dependencies: [
@@ -28,17 +29,18 @@ let package = Package(
             resources: [.embedInCode("Kernels")]
         ),
         .target(name: "VAE", dependencies: ["Engine", "CZlib", "CPNG"]),
+        .target(name: "VAEBench", dependencies: ["Engine", "CPUBackend", "OpenCLBackend", "VAE"]),
         .executableTarget(
             name: "VAECommand",
             dependencies: [
-                "VAE", "CPUBackend", "OpenCLBackend",
+                "VAE", "VAEBench", "CPUBackend", "OpenCLBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "CPUBackend"]),
         .testTarget(name: "CPUBackendTests", dependencies: ["Engine", "CPUBackend"]),
         .testTarget(name: "OpenCLBackendTests", dependencies: ["Engine", "CPUBackend", "OpenCLBackend"]),
-        .testTarget(name: "VAETests", dependencies: ["VAE", "Engine", "CPUBackend", "OpenCLBackend", "CZlib"]),
+        .testTarget(name: "VAETests", dependencies: ["VAE", "VAEBench", "Engine", "CPUBackend", "OpenCLBackend", "CZlib"]),
     ],
     swiftLanguageModes: [.v6]
 )

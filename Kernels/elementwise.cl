@@ -2,16 +2,24 @@
 // One work-item per element unless said otherwise; global sizes are rounded up, so each
 // kernel guards its range.
 
-__kernel void activation_forward(__global float* y, __global const float* x, int n, int act, float slope) {
-    int i = get_global_id(0);
-    if (i < n) y[i] = activate(act, slope, x[i]);
+// One kernel per activation (the code is a constant, so the switch folds away and PoCL can
+// vectorize across work-items).
+#define ACTIVATION_KERNELS(NAME, CODE) \
+__kernel void activation_forward_##NAME(__global float* y, __global const float* x, int n, float slope) { \
+    int i = get_global_id(0); \
+    if (i < n) y[i] = activate(CODE, slope, x[i]); \
+} \
+__kernel void activation_backward_##NAME(__global float* dx, __global const float* y, __global const float* dy, int n, float slope) { \
+    int i = get_global_id(0); \
+    if (i < n) dx[i] = dy[i] * activation_derivative(CODE, slope, y[i]); \
 }
 
-__kernel void activation_backward(__global float* dx, __global const float* y, __global const float* dy,
-                                  int n, int act, float slope) {
-    int i = get_global_id(0);
-    if (i < n) dx[i] = dy[i] * activation_derivative(act, slope, y[i]);
-}
+ACTIVATION_KERNELS(identity, 0)
+ACTIVATION_KERNELS(relu, 1)
+ACTIVATION_KERNELS(leaky_relu, 2)
+ACTIVATION_KERNELS(sigmoid, 3)
+ACTIVATION_KERNELS(tanh, 4)
+ACTIVATION_KERNELS(softplus, 5)
 
 __kernel void add(__global float* c, __global const float* a, __global const float* b, int n) {
     int i = get_global_id(0);

@@ -21,16 +21,27 @@ inline float latent_kl(int mc, float mu, float lv, float z) {
     return -0.5f * (1.0f + lv - mu * mu - exp(lv));
 }
 
-// One work-item per example: its reconstruction (the squared error for the calibrated
-// Gaussian) and KL terms, each summed in order.
-__kernel void vae_loss_terms(__global float* terms, __global const float* x, __global const float* decoded,
+// Stage 1, one work-item per pixel and one kernel per likelihood (PoCL vectorizes these across
+// work-items): each pixel's −log p (the squared error for the calibrated Gaussian) into `pixels`.
+#define PIXEL_LOSS_KERNEL(NAME, CODE) \
+__kernel void vae_pixel_loss_##NAME(__global float* pixels, __global const float* x, __global const float* decoded, int n, float sigma) { \
+    int i = get_global_id(0); \
+    if (i < n) pixels[i] = pixel_loss(CODE, sigma, x[i], decoded[i]); \
+}
+
+PIXEL_LOSS_KERNEL(bernoulli, 0)
+PIXEL_LOSS_KERNEL(gaussian, 1)
+PIXEL_LOSS_KERNEL(calibrated, 2)
+
+// Stage 2, one work-item per example: the pixel terms and the KL terms, each summed in order.
+__kernel void vae_loss_terms(__global float* terms, __global const float* pixels,
                              __global const float* mean, __global const float* log_variance, __global const float* z,
-                             int batch, int data_size, int latent_size, int likelihood, float sigma, int mc) {
+                             int batch, int data_size, int latent_size, int mc) {
     int b = get_global_id(0);
     if (b >= batch) return;
     float reconstruction = 0.0f;
     size_t row = (size_t)b * data_size;
-    for (int i = 0; i < data_size; ++i) reconstruction += pixel_loss(likelihood, sigma, x[row + i], decoded[row + i]);
+    for (int i = 0; i < data_size; ++i) reconstruction += pixels[row + i];
     float kl = 0.0f;
     size_t lrow = (size_t)b * latent_size;
     for (int j = 0; j < latent_size; ++j) kl += latent_kl(mc, mean[lrow + j], log_variance[lrow + j], z[lrow + j]);

@@ -9,11 +9,27 @@
 // Tile sizes are build options so each device type gets its own.
 
 #ifndef NN_ROWS
-#define NN_ROWS 6          // rows of C per work-item in matmul_nn / matmul_tn (16 columns each)
+#define NN_ROWS 6          // rows of C per work-item in matmul_nn / matmul_tn: 4 or 6 (16 columns each)
 #endif
 #define NN_COLS 16
 #define NT_ROWS 3          // A rows × B rows per work-item in the dot-product (NT) kernels
 #define NT_COLS 4
+
+// The register tiles are spelled out (no private arrays): PoCL keeps arrays indexed in loops
+// in memory, and named float8 variables in vector registers.
+
+// Stores 16 values from column `skip` on (the columns before belong to the neighbouring tile).
+inline void store_x16(__global float* c, float8 lo, float8 hi, int skip) {
+    if (skip == 0) {
+        vstore8(lo, 0, c);
+        vstore8(hi, 1, c);
+        return;
+    }
+    float v[NN_COLS];
+    vstore8(lo, 0, v);
+    vstore8(hi, 1, v);
+    for (int j = skip; j < NN_COLS; ++j) c[j] = v[j];
+}
 
 // C tile of NN_ROWS × 16 at the work-item's position; `trans_a` selects A[K,M] storage.
 inline void matmul_x16(__global float* C, __global const float* A, __global const float* B,
@@ -21,31 +37,30 @@ inline void matmul_x16(__global float* C, __global const float* A, __global cons
     int row_start = get_global_id(1) * NN_ROWS, col_start = get_global_id(0) * NN_COLS;
     if (row_start >= M || col_start >= N) return;
     int r0 = min(row_start, M - NN_ROWS), c0 = min(col_start, N - NN_COLS);
-    float8 lo[NN_ROWS], hi[NN_ROWS];
-    for (int i = 0; i < NN_ROWS; ++i) { lo[i] = (float8)(0.0f); hi[i] = (float8)(0.0f); }
-    for (int k = 0; k < K; ++k) {
+    float8 lo0 = 0.0f, hi0 = 0.0f, lo1 = 0.0f, hi1 = 0.0f, lo2 = 0.0f, hi2 = 0.0f, lo3 = 0.0f, hi3 = 0.0f;
+#if NN_ROWS > 4
+    float8 lo4 = 0.0f, hi4 = 0.0f, lo5 = 0.0f, hi5 = 0.0f;
+#endif
+    // Element (row r0 + i, k) of op(A): A is [M, K] (row stride K) or [K, M] (row stride M).
+    size_t a_row = trans_a ? 1 : (size_t)K, a_k = trans_a ? (size_t)M : 1;
+    __global const float* a = A + (size_t)r0 * a_row;
+#define NN_ROW(i) { float ai = a[(i) * a_row]; lo##i = mad((float8)(ai), b0, lo##i); hi##i = mad((float8)(ai), b1, hi##i); }
+#pragma unroll 4
+    for (int k = 0; k < K; ++k, a += a_k) {
         __global const float* b = B + (size_t)k * N + c0;
         float8 b0 = vload8(0, b), b1 = vload8(1, b);
-        for (int i = 0; i < NN_ROWS; ++i) {
-            float a = trans_a ? A[(size_t)k * M + r0 + i] : A[(size_t)(r0 + i) * K + k];
-            lo[i] = mad((float8)(a), b0, lo[i]);
-            hi[i] = mad((float8)(a), b1, hi[i]);
-        }
+        NN_ROW(0) NN_ROW(1) NN_ROW(2) NN_ROW(3)
+#if NN_ROWS > 4
+        NN_ROW(4) NN_ROW(5)
+#endif
     }
-    for (int i = 0; i < NN_ROWS; ++i) {
-        int r = r0 + i;
-        if (r < row_start) continue;
-        __global float* c = C + (size_t)r * N + c0;
-        if (c0 == col_start) {
-            vstore8(lo[i], 0, c);
-            vstore8(hi[i], 1, c);
-        } else {
-            float v[NN_COLS];
-            vstore8(lo[i], 0, v);
-            vstore8(hi[i], 1, v);
-            for (int j = col_start - c0; j < NN_COLS; ++j) c[j] = v[j];
-        }
-    }
+#undef NN_ROW
+#define NN_STORE(i) if (r0 + (i) >= row_start) store_x16(C + (size_t)(r0 + (i)) * N + c0, lo##i, hi##i, col_start - c0);
+    NN_STORE(0) NN_STORE(1) NN_STORE(2) NN_STORE(3)
+#if NN_ROWS > 4
+    NN_STORE(4) NN_STORE(5)
+#endif
+#undef NN_STORE
 }
 
 __kernel void matmul_nn(__global float* C, __global const float* A, __global const float* B, int M, int N, int K) {
@@ -56,6 +71,11 @@ __kernel void matmul_tn(__global float* C, __global const float* A, __global con
     matmul_x16(C, A, B, M, N, K, 1);
 }
 
+inline float hsum8(float8 v) {
+    float4 s = v.lo + v.hi;
+    return (s.x + s.y) + (s.z + s.w);
+}
+
 // NT_ROWS rows of A against NT_COLS rows of B: dot products along K in float8 lanes, summed at
 // the end, then bias and activation when `has_bias` / `act` ask for them.
 inline void dot_tile(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
@@ -63,26 +83,36 @@ inline void dot_tile(__global float* C, __global const float* A, __global const 
     int row_start = get_global_id(1) * NT_ROWS, col_start = get_global_id(0) * NT_COLS;
     if (row_start >= M || col_start >= N) return;
     int r0 = min(row_start, M - NT_ROWS), c0 = min(col_start, N - NT_COLS);
-    float8 acc[NT_ROWS][NT_COLS];
-    for (int i = 0; i < NT_ROWS; ++i)
-        for (int j = 0; j < NT_COLS; ++j) acc[i][j] = (float8)(0.0f);
+    __global const float* a0p = A + (size_t)r0 * K;
+    __global const float* a1p = a0p + K;
+    __global const float* a2p = a1p + K;
+    __global const float* b0p = B + (size_t)c0 * K;
+    __global const float* b1p = b0p + K;
+    __global const float* b2p = b1p + K;
+    __global const float* b3p = b2p + K;
+    float8 s00 = 0.0f, s01 = 0.0f, s02 = 0.0f, s03 = 0.0f, s10 = 0.0f, s11 = 0.0f, s12 = 0.0f, s13 = 0.0f;
+    float8 s20 = 0.0f, s21 = 0.0f, s22 = 0.0f, s23 = 0.0f;
     int k8 = K & ~7;
+#pragma unroll 2
     for (int k = 0; k < k8; k += 8) {
-        float8 a[NT_ROWS], b[NT_COLS];
-        for (int i = 0; i < NT_ROWS; ++i) a[i] = vload8(0, A + (size_t)(r0 + i) * K + k);
-        for (int j = 0; j < NT_COLS; ++j) b[j] = vload8(0, B + (size_t)(c0 + j) * K + k);
-        for (int i = 0; i < NT_ROWS; ++i)
-            for (int j = 0; j < NT_COLS; ++j) acc[i][j] = mad(a[i], b[j], acc[i][j]);
+        float8 a0 = vload8(0, a0p + k), a1 = vload8(0, a1p + k), a2 = vload8(0, a2p + k);
+        float8 b0 = vload8(0, b0p + k), b1 = vload8(0, b1p + k), b2 = vload8(0, b2p + k), b3 = vload8(0, b3p + k);
+        s00 = mad(a0, b0, s00); s01 = mad(a0, b1, s01); s02 = mad(a0, b2, s02); s03 = mad(a0, b3, s03);
+        s10 = mad(a1, b0, s10); s11 = mad(a1, b1, s11); s12 = mad(a1, b2, s12); s13 = mad(a1, b3, s13);
+        s20 = mad(a2, b0, s20); s21 = mad(a2, b1, s21); s22 = mad(a2, b2, s22); s23 = mad(a2, b3, s23);
     }
+    float sums[NT_ROWS][NT_COLS] = {
+        {hsum8(s00), hsum8(s01), hsum8(s02), hsum8(s03)},
+        {hsum8(s10), hsum8(s11), hsum8(s12), hsum8(s13)},
+        {hsum8(s20), hsum8(s21), hsum8(s22), hsum8(s23)},
+    };
     for (int i = 0; i < NT_ROWS; ++i) {
         int r = r0 + i;
         if (r < row_start) continue;
         for (int j = 0; j < NT_COLS; ++j) {
             int c = c0 + j;
             if (c < col_start) continue;
-            float8 s8 = acc[i][j];
-            float4 s4 = s8.lo + s8.hi;
-            float s = (s4.x + s4.y) + (s4.z + s4.w);
+            float s = sums[i][j];
             for (int k = k8; k < K; ++k) s = mad(A[(size_t)r * K + k], B[(size_t)c * K + k], s);
             if (has_bias) s += bias[c];
             C[(size_t)r * N + c] = activate(act, slope, s);

@@ -2,6 +2,18 @@ import COpenCL
 import Engine
 
 extension Activation {
+    /// The suffix of its kernels in Kernels/elementwise.cl.
+    var kernelSuffix: String {
+        switch self {
+        case .identity: "identity"
+        case .relu: "relu"
+        case .leakyReLU: "leaky_relu"
+        case .sigmoid: "sigmoid"
+        case .tanh: "tanh"
+        case .softplus: "softplus"
+        }
+    }
+
     /// The code `activate()` in Kernels/common.cl switches on, and LeakyReLU's slope.
     var kernelCode: (Int32, Float) {
         switch self {
@@ -16,6 +28,14 @@ extension Activation {
 }
 
 extension Likelihood {
+    var kernelSuffix: String {
+        switch self {
+        case .bernoulli: "bernoulli"
+        case .gaussian: "gaussian"
+        case .calibratedGaussian: "calibrated"
+        }
+    }
+
     /// The code Kernels/loss.cl switches on, and σ for the Gaussian.
     var kernelCode: (Int32, Float) {
         switch self {
@@ -49,13 +69,13 @@ extension OpenCLBackend {
             let k = ta ? s[0].rows : s[0].columns
             try gemm(c: y[0], a: x[0], b: x[1], bias: nil, m: m, n: n, k: k, transposeA: ta, transposeB: tb, activation: .identity)
         case .activation(let act):
-            let (code, slope) = act.kernelCode
+            let slope = act.kernelCode.1
             let n = s[0].count
-            try launch("activation_forward", [y[0], x[0], try int(n, "activation"), .int(code), .float(slope)], global: [n], local: local)
+            try launch("activation_forward_" + act.kernelSuffix, [y[0], x[0], try int(n, "activation"), .float(slope)], global: [n], local: local)
         case .activationGradient(let act):
-            let (code, slope) = act.kernelCode
+            let slope = act.kernelCode.1
             let n = s[0].count
-            try launch("activation_backward", [y[0], x[0], x[1], try int(n, "activation"), .int(code), .float(slope)], global: [n], local: local)
+            try launch("activation_backward_" + act.kernelSuffix, [y[0], x[0], x[1], try int(n, "activation"), .float(slope)], global: [n], local: local)
         case .add:
             let n = s[0].count
             try launch("add", [y[0], x[0], x[1], try int(n, "add")], global: [n], local: local)
@@ -81,7 +101,10 @@ extension OpenCLBackend {
             let (code, sigma) = o.likelihood.kernelCode
             let (b, d, l) = (try int(s[0].rows, "batch"), try int(s[0].columns, "data size"), try int(s[2].columns, "latent size"))
             let mc = o.kl == .monteCarlo
-            try launch("vae_loss_terms", [y[0], x[0], x[1], x[2], x[3], mc ? x[4] : x[2], b, d, l, .int(code), .float(sigma), .int(mc ? 1 : 0)],
+            let pixels = try scratchBuffer(bytes: s[0].count * 4)
+            try launch("vae_pixel_loss_" + o.likelihood.kernelSuffix, [.buffer(pixels), x[0], x[1], try int(s[0].count, "pixels"), .float(sigma)],
+                       global: [s[0].count], local: local)
+            try launch("vae_loss_terms", [y[0], .buffer(pixels), x[2], x[3], mc ? x[4] : x[2], b, d, l, .int(mc ? 1 : 0)],
                        global: [s[0].rows], local: local)
             try launch("vae_loss_total", [y[1], y[0], b, d, .int(code), .float(o.beta)], global: [1], local: [1])
         case .vaeLossGradient(let o):

@@ -1,0 +1,133 @@
+import CPUBackend
+import Dispatch
+import Engine
+import Foundation
+import VAE
+
+/// Speed measurements shared by `vae bench` and the Benchmarks package. Each runs its work
+/// a few times to warm up, then times `repetitions` runs and reports the median and minimum.
+public struct Timing: Sendable {
+    public var median: Double
+    public var minimum: Double
+
+    /// Times `body` (seconds per call) after `warmup` calls.
+    public static func measure(repetitions: Int = 7, warmup: Int = 2, _ body: () throws -> Void) rethrows -> Timing {
+        for _ in 0..<warmup { try body() }
+        var samples: [Double] = []
+        for _ in 0..<repetitions {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        }
+        samples.sort()
+        return Timing(median: samples[samples.count / 2], minimum: samples[0])
+    }
+}
+
+/// One op on fixed random inputs, ready to be run repeatedly on a backend.
+public struct OpBench {
+    public let op: Op
+    let backend: any Backend
+    let inputs: [TensorBuffer]
+    let outputs: [TensorBuffer]
+    /// Bytes the op must read and write at least (for GB/s).
+    public let bytes: Int
+
+    public init(_ op: Op, inputs specs: [TensorSpec], on backend: any Backend) throws {
+        self.op = op
+        self.backend = backend
+        let outSpecs = try op.outputSpecs(for: specs)
+        inputs = try specs.enumerated().map { i, spec in
+            let values = spec.dtype == .int32
+                ? try backend.makeBuffer((0..<spec.count).map { Int32($0 % max(1, specs[0].shape.rows)) })
+                : try backend.makeBuffer(Philox.uniforms(count: spec.count, bound: 0.5, seed: 1, stream: UInt32(i)).map { $0 + 0.5 })
+            return TensorBuffer(values, spec)
+        }
+        outputs = try outSpecs.map { TensorBuffer(try backend.allocate(bytes: $0.byteCount), $0) }
+        bytes = (specs + outSpecs).reduce(0) { $0 + $1.byteCount }
+    }
+
+    /// Seconds per op: `count` launches queued back to back, then one wait.
+    public func time(count: Int = 20, repetitions: Int = 5) throws -> Timing {
+        let t = try Timing.measure(repetitions: repetitions) {
+            for _ in 0..<count { try backend.execute(op, inputs: inputs, outputs: outputs, context: RunContext()) }
+            try backend.synchronize()
+        }
+        return Timing(median: t.median / Double(count), minimum: t.minimum / Double(count))
+    }
+}
+
+/// The shapes of the default VAE's matrix products (M, N, K) and which operands are transposed.
+public struct GEMMShape: Sendable, CustomStringConvertible {
+    public var m, n, k: Int
+    public var transposeA, transposeB: Bool
+
+    public init(_ m: Int, _ n: Int, _ k: Int, _ transposeA: Bool = false, _ transposeB: Bool = false) {
+        (self.m, self.n, self.k, self.transposeA, self.transposeB) = (m, n, k, transposeA, transposeB)
+    }
+
+    public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+    public var layout: String { (transposeA ? "T" : "N") + (transposeB ? "T" : "N") }
+    public var description: String { "\(layout) \(m)×\(n)×\(k)" }
+
+    public var inputSpecs: [TensorSpec] {
+        [TensorSpec(transposeA ? Shape(k, m) : Shape(m, k)), TensorSpec(transposeB ? Shape(n, k) : Shape(k, n))]
+    }
+
+    /// Forward x·Wᵀ (NT), backward dx = g·W (NN) and dW = gᵀ·x (TN) of 784-400-20 at batch 128, and 1024³.
+    public static let vae: [GEMMShape] = [
+        GEMMShape(128, 400, 784, false, true), GEMMShape(128, 784, 400, false, true), GEMMShape(128, 40, 400, false, true),
+        GEMMShape(128, 400, 784), GEMMShape(128, 784, 400), GEMMShape(128, 400, 40),
+        GEMMShape(400, 784, 128, true, false), GEMMShape(784, 400, 128, true, false), GEMMShape(40, 400, 128, true, false),
+    ]
+    public static let large = GEMMShape(1024, 1024, 1024)
+}
+
+/// The machine's single-precision peak: independent SIMD FMA chains on every core.
+public func measurePeakGFLOPS(threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> Double {
+    let iterations = 4_000_000
+    @Sendable func kernel() -> Float {
+        var a0 = SIMD8<Float>(repeating: 1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
+        var a8 = a0, a9 = a0
+        let m = SIMD8<Float>(repeating: 0.999_999), c = SIMD8<Float>(repeating: 1e-7)
+        for _ in 0..<iterations {
+            a0 = a0.addingProduct(m, c); a1 = a1.addingProduct(m, c); a2 = a2.addingProduct(m, c); a3 = a3.addingProduct(m, c)
+            a4 = a4.addingProduct(m, c); a5 = a5.addingProduct(m, c); a6 = a6.addingProduct(m, c); a7 = a7.addingProduct(m, c)
+            a8 = a8.addingProduct(m, c); a9 = a9.addingProduct(m, c)
+        }
+        return (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9).sum()
+    }
+    let t = Timing.measure(repetitions: 3, warmup: 1) {
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in _ = kernel() }
+    }
+    return Double(threads) * Double(iterations) * 10 * 8 * 2 / t.minimum / 1e9
+}
+
+/// Samples per second of whole default-VAE training steps (forward, backward, Adam) on `backend`.
+public func measureTrainingStep(on backend: any Backend, batch: Int = 128, steps: Int = 40, model: ModelConfiguration = ModelConfiguration()) throws -> Timing {
+    let count = batch * steps
+    let images = Philox.uniforms(count: count * model.inputSize, bound: 0.5, seed: 3, stream: 0).map { $0 + 0.5 }
+    let data = Dataset(images: images, labels: [UInt8](repeating: 0, count: count), exampleSize: model.inputSize, imageShape: (28, 28))
+    var training = TrainingConfiguration()
+    training.batchSize = batch
+    let trainer = try Trainer(model: model, training: training, data: data, backend: backend)
+    let t = try Timing.measure(repetitions: 3, warmup: 1) { try trainer.trainEpoch() }
+    return Timing(median: t.median / Double(steps), minimum: t.minimum / Double(steps))
+}
+
+/// FLOPs of one training sample: the forward products, then two backward products per layer
+/// (dx and dW) except dx of the first layer (the data needs no gradient). 784-400-20: ≈ 3.3 MFLOP.
+public func trainingFLOPsPerSample(_ m: ModelConfiguration = ModelConfiguration()) -> Double {
+    let widths = [m.inputSize] + m.hiddenSizes
+    var macs = 0
+    for i in 0..<m.hiddenSizes.count { macs += widths[i] * widths[i + 1] * 2 }  // encoder layer and its mirrored decoder layer
+    macs += widths[widths.count - 1] * m.latentSize * 3  // μ, log σ² and the decoder's first layer
+    let firstLayer = m.inputSize * (m.hiddenSizes.first ?? m.latentSize * 2)
+    return 2 * Double(3 * macs - firstLayer)
+}
+
+/// Microseconds per enqueued kernel: a one-element op queued `count` times, then one wait.
+public func measureLaunchOverhead(on backend: any Backend, count: Int = 2000) throws -> Double {
+    let bench = try OpBench(.add, inputs: [TensorSpec(Shape(1)), TensorSpec(Shape(1))], on: backend)
+    return try bench.time(count: count, repetitions: 5).median * 1e6
+}
