@@ -29,7 +29,8 @@ let package = Package(
             resources: [.embedInCode("Kernels")]
         ),
         .target(name: "VAE", dependencies: ["Engine", "CZlib", "CPNG"]),
-        .target(name: "VAEBench", dependencies: ["Engine", "CPUBackend", "OpenCLBackend", "VAE"]),
+        .target(name: "CPUPeak"),
+        .target(name: "VAEBench", dependencies: ["Engine", "CPUBackend", "OpenCLBackend", "VAE", "CPUPeak"]),
         .executableTarget(
             name: "VAECommand",
             dependencies: [

@@ -22,8 +22,11 @@ final class CPUBuffer: DeviceBuffer {
 /// The reference backend: OpenBLAS for matrix products, Swift loops split across the cores for
 /// the rest. Each op here is the readable definition its OpenCL kernel (Kernels/) must match.
 public final class CPUBackend: Backend {
-    /// Work items below this many elements run on one thread (threads cost more than they save).
-    let parallelGrain = 16_384
+    /// Cheap element-wise loops below this many elements run on one thread: waking a worker
+    /// costs tens of µs, more than such a loop saves.
+    let parallelGrain = 131_072
+    /// The same for loops whose elements cost a transcendental function or more (loss, Adam, sampling).
+    let expensiveGrain = 16_384
     let threads: Int
 
     /// - Parameter threads: cores to use (OpenBLAS's and ours); nil for all of them.
@@ -111,6 +114,8 @@ public final class CPUBackend: Backend {
     }
 
     /// Runs `body` over [0, count) in contiguous chunks, on all threads when count is large.
+    /// Inlined so the element loops in `body` are specialized where they are written.
+    @inline(__always)
     func parallelFor(_ count: Int, grain: Int? = nil, _ body: (Range<Int>) -> Void) {
         let g = grain ?? parallelGrain
         let chunks = min(threads, max(1, count / g))

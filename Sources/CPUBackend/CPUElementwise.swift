@@ -32,13 +32,29 @@ func activationDerivative(_ act: Activation, output y: Float) -> Float {
     }
 }
 
+/// Calls `body` with act(·) as a closure specialized per case, so loops over elements do not
+/// switch on the activation for every element (and can be vectorized).
+@inline(__always)
+func withActivation<R>(_ act: Activation, _ body: ((Float) -> Float) -> R) -> R {
+    switch act {
+    case .identity: body { $0 }
+    case .relu: body { max($0, 0) }
+    case .leakyReLU(let slope): body { $0 > 0 ? $0 : slope * $0 }
+    case .sigmoid, .tanh, .softplus: body { activate(act, $0) }
+    }
+}
+
 extension CPUBackend {
     func activation(_ act: Activation, y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count: Int) {
-        parallelFor(count) { r in for i in r { y[i] = activate(act, x[i]) } }
+        withActivation(act) { f in parallelFor(count) { r in for i in r { y[i] = f(x[i]) } } }
     }
 
     func activationGradient(_ act: Activation, dx: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>, count: Int) {
-        parallelFor(count) { r in for i in r { dx[i] = dy[i] * activationDerivative(act, output: y[i]) } }
+        switch act {
+        case .identity: parallelFor(count) { r in for i in r { dx[i] = dy[i] } }
+        case .relu: parallelFor(count) { r in for i in r { dx[i] = y[i] > 0 ? dy[i] : 0 } }
+        default: parallelFor(count) { r in for i in r { dx[i] = dy[i] * activationDerivative(act, output: y[i]) } }
+        }
     }
 
     func add(c: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, count: Int) {

@@ -63,7 +63,7 @@ extension CPUBackend {
     }
 
     func vaeLoss(_ o: VAEObjective, terms: UnsafeMutablePointer<Float>, total: UnsafeMutablePointer<Float>, _ p: LossInputs) {
-        parallelFor(p.batch, grain: max(1, parallelGrain / max(p.dataSize, 1))) { rows in
+        parallelFor(p.batch, grain: max(1, expensiveGrain / max(p.dataSize, 1))) { rows in
             for b in rows {
                 var reconstruction: Float = 0
                 for i in b * p.dataSize..<(b + 1) * p.dataSize {
@@ -88,7 +88,7 @@ extension CPUBackend {
         let scale = dLoss / Float(p.batch)
         let variance = o.likelihood == .calibratedGaussian ? calibratedVariance(p) : 1
         let dDecoded = out[0]
-        parallelFor(p.batch * p.dataSize) { r in
+        parallelFor(p.batch * p.dataSize, grain: expensiveGrain) { r in
             for i in r {
                 let (x, l) = (p.x[i], p.decoded[i])
                 let g: Float = switch o.likelihood {

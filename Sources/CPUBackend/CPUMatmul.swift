@@ -15,10 +15,12 @@ extension CPUBackend {
     func linear(_ act: Activation, y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                 b: UnsafePointer<Float>, m: Int, n: Int, k: Int) {
         matmul(c: y, a: x, b: w, m: m, n: n, k: k, transposeA: false, transposeB: true)
-        parallelFor(m, grain: max(1, parallelGrain / max(n, 1))) { rows in
-            for r in rows {
-                let row = y + r * n
-                for j in 0..<n { row[j] = activate(act, row[j] + b[j]) }
+        withActivation(act) { f in
+            parallelFor(m, grain: max(1, parallelGrain / max(n, 1))) { rows in
+                for r in rows {
+                    let row = y + r * n
+                    for j in 0..<n { row[j] = f(row[j] + b[j]) }
+                }
             }
         }
     }

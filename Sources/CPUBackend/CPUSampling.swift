@@ -11,7 +11,7 @@ import Darwin
 extension CPUBackend {
     private func forEachBlock(_ count: Int, _ body: (Int, (Float, Float, Float, Float)) -> Void, seed: UInt64, step: UInt64, sample: UInt32) {
         let blocks = (count + 3) / 4
-        parallelFor(blocks, grain: parallelGrain / 16) { range in
+        parallelFor(blocks, grain: expensiveGrain / 16) { range in
             for block in range {
                 body(block, Philox.normals(seed: seed, step: step, sample: sample, block: UInt32(truncatingIfNeeded: block)))
             }

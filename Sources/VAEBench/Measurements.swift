@@ -1,4 +1,5 @@
 import CPUBackend
+import CPUPeak
 import Dispatch
 import Engine
 import Foundation
@@ -83,25 +84,19 @@ public struct GEMMShape: Sendable, CustomStringConvertible {
     public static let large = GEMMShape(1024, 1024, 1024)
 }
 
-/// The machine's single-precision peak: independent SIMD FMA chains on every core.
+/// The machine's single-precision peak in GFLOP/s: independent FMA chains with the widest
+/// vector unit (see CPUPeak) on every core at once, best of three.
 public func measurePeakGFLOPS(threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> Double {
-    let iterations = 4_000_000
-    @Sendable func kernel() -> Float {
-        var a0 = SIMD8<Float>(repeating: 1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
-        var a8 = a0, a9 = a0
-        let m = SIMD8<Float>(repeating: 0.999_999), c = SIMD8<Float>(repeating: 1e-7)
-        for _ in 0..<iterations {
-            a0 = a0.addingProduct(m, c); a1 = a1.addingProduct(m, c); a2 = a2.addingProduct(m, c); a3 = a3.addingProduct(m, c)
-            a4 = a4.addingProduct(m, c); a5 = a5.addingProduct(m, c); a6 = a6.addingProduct(m, c); a7 = a7.addingProduct(m, c)
-            a8 = a8.addingProduct(m, c); a9 = a9.addingProduct(m, c)
-        }
-        return (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9).sum()
-    }
+    let iterations = 20_000_000
     let t = Timing.measure(repetitions: 3, warmup: 1) {
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in _ = kernel() }
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in _ = cpupeak_fma_loop(iterations) }
     }
-    return Double(threads) * Double(iterations) * 10 * 8 * 2 / t.minimum / 1e9
+    let flopsPerIteration = cpupeak_fma_loop(1)
+    return Double(threads) * flopsPerIteration * Double(iterations) / t.minimum / 1e9
 }
+
+/// The vector instructions the peak measurement used.
+public var peakInstructionSet: String { String(cString: cpupeak_isa()) }
 
 /// Samples per second of whole default-VAE training steps (forward, backward, Adam) on `backend`.
 public func measureTrainingStep(on backend: any Backend, batch: Int = 128, steps: Int = 40, model: ModelConfiguration = ModelConfiguration()) throws -> Timing {

@@ -20,7 +20,7 @@ public struct BenchReport {
         let reference = CPUBackend()
         let peak = peakGFLOPS ?? measurePeakGFLOPS()
         say("device: \(backend.deviceDescription)")
-        say(String(format: "peak: %.0f GFLOP/s (%@)", peak, peakGFLOPS == nil ? "FMA loop on all cores" : "given"))
+        say(String(format: "peak: %.0f GFLOP/s (%@)", peak, peakGFLOPS == nil ? "FMA loop, \(peakInstructionSet), all cores" : "given"))
         say("")
         say("GEMM                      GFLOP/s   OpenBLAS   ratio")
         let shapes = quick ? Array(GEMMShape.vae.prefix(3)) : GEMMShape.vae + [GEMMShape.large]
