@@ -7,10 +7,10 @@
 #define MIN_CALIBRATED_VARIANCE 1e-6f
 
 inline float pixel_loss(int likelihood, float sigma, float x, float l) {
-    if (likelihood == 0) return fmax(l, 0.0f) + log1p(exp(-fabs(l))) - x * l;
+    if (likelihood == 0) return fmax(l, 0.0f) + vlog1p(vexp(-fabs(l))) - x * l;
     float d = x - l;
     if (likelihood == 2) return d * d;  // squared error; scaled once σ² is known
-    return d * d / (2.0f * sigma * sigma) + log(sigma) + 0.91893853320467274f;
+    return d * d / (2.0f * sigma * sigma) + vlog(sigma) + 0.91893853320467274f;
 }
 
 inline float latent_kl(int mc, float mu, float lv, float z) {
@@ -87,33 +87,37 @@ __kernel void calibrated_variance(__global float* stats, int batch, int data_siz
     stats[batch] = fmax(sse / ((float)batch * (float)data_size), MIN_CALIBRATED_VARIANCE);
 }
 
-// The whole gradient in one launch: work-item i writes d decoded[i] and, for i < batch·latent,
-// dμ[i], d log σ²[i] (and dz[i] for the Monte-Carlo KL). d_loss stays on the device; σ² of the
+// The gradient, in two launches: one work-item per pixel (one kernel per likelihood, so PoCL
+// vectorizes it), then one per latent element. d_loss stays on the device; σ² of the
 // calibrated Gaussian is stats[variance_index].
-__kernel void vae_loss_backward(__global float* d_decoded, __global float* d_mean, __global float* d_log_variance, __global float* d_z,
-                                __global const float* x, __global const float* decoded, __global const float* mean,
-                                __global const float* log_variance, __global const float* z, __global const float* d_loss,
-                                __global const float* stats, int variance_index, int batch, int data_size, int latent_size, int likelihood,
-                                float sigma, float beta, int mc) {
+#define PIXEL_GRADIENT_KERNEL(NAME, GRADIENT) \
+__kernel void vae_pixel_gradient_##NAME(__global float* d_decoded, __global const float* x, __global const float* decoded, \
+                                        __global const float* d_loss, __global const float* stats, int variance_index, \
+                                        int n, int batch, float sigma) { \
+    int i = get_global_id(0); \
+    if (i >= n) return; \
+    float xi = x[i], l = decoded[i]; \
+    d_decoded[i] = d_loss[0] / (float)batch * (GRADIENT); \
+}
+
+PIXEL_GRADIENT_KERNEL(bernoulli, 1.0f / (1.0f + vexp(-l)) - xi)
+PIXEL_GRADIENT_KERNEL(gaussian, (l - xi) / (sigma * sigma))
+PIXEL_GRADIENT_KERNEL(calibrated, (l - xi) / stats[variance_index])
+
+// dμ, d log σ² (and dz for the Monte-Carlo KL), β-weighted.
+__kernel void vae_latent_gradient(__global float* d_mean, __global float* d_log_variance, __global float* d_z,
+                                  __global const float* mean, __global const float* log_variance, __global const float* z,
+                                  __global const float* d_loss, int n, int batch, float beta, int mc) {
     int i = get_global_id(0);
-    float scale = d_loss[0] / (float)batch;
-    if (i < batch * data_size) {
-        float xi = x[i], l = decoded[i];
-        float g = likelihood == 0 ? 1.0f / (1.0f + exp(-l)) - xi
-                : likelihood == 1 ? (l - xi) / (sigma * sigma)
-                : (l - xi) / stats[variance_index];
-        d_decoded[i] = scale * g;
-    }
-    if (i < batch * latent_size) {
-        float k = scale * beta, mu = mean[i], lv = log_variance[i];
-        if (mc) {
-            float zi = z[i], d = zi - mu, inverse_variance = exp(-lv);
-            d_mean[i] = k * d * inverse_variance;
-            d_log_variance[i] = k * (-0.5f + 0.5f * d * d * inverse_variance);
-            d_z[i] = k * (zi - d * inverse_variance);
-        } else {
-            d_mean[i] = k * mu;
-            d_log_variance[i] = k * 0.5f * (exp(lv) - 1.0f);
-        }
+    if (i >= n) return;
+    float k = d_loss[0] / (float)batch * beta, mu = mean[i], lv = log_variance[i];
+    if (mc) {
+        float zi = z[i], d = zi - mu, inverse_variance = exp(-lv);
+        d_mean[i] = k * d * inverse_variance;
+        d_log_variance[i] = k * (-0.5f + 0.5f * d * d * inverse_variance);
+        d_z[i] = k * (zi - d * inverse_variance);
+    } else {
+        d_mean[i] = k * mu;
+        d_log_variance[i] = k * 0.5f * (exp(lv) - 1.0f);
     }
 }

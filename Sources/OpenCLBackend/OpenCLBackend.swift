@@ -143,12 +143,17 @@ struct TileConfiguration {
             nnRows = 6
             local2D = [1, 2]
             local1D = 64
+            polynomialMath = true
         } else {
             nnRows = 4
             local2D = [8, 8]
             local1D = 128
+            polynomialMath = false
         }
     }
 
-    var buildOptions: String { "-cl-mad-enable -DNN_ROWS=\(nnRows)" }
+    /// Polynomial exp/log on CPU devices (see Kernels/common.cl).
+    let polynomialMath: Bool
+
+    var buildOptions: String { "-cl-mad-enable -DNN_ROWS=\(nnRows)" + (polynomialMath ? " -DPOLY_MATH" : "") }
 }

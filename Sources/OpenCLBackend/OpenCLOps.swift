@@ -119,10 +119,12 @@ extension OpenCLBackend {
                 try launch("squared_error_rows", [stats, x[0], x[1], b, d], global: [batch], local: local)
                 try launch("calibrated_variance", [stats, b, d], global: [1], local: [1])
             }
-            _ = try int(batch * max(width, latent), "loss gradient work-items")
-            try launch("vae_loss_backward", [y[0], y[1], y[2], mc ? y[3] : y[1], x[0], x[1], x[2], x[3], mc ? x[4] : x[2], x[mc ? 5 : 4],
-                                             stats, b, b, d, l, .int(code), .float(sigma), .float(o.beta), .int(mc ? 1 : 0)],
-                       global: [batch * max(width, latent)], local: local)
+            let pixels = batch * width, latents = batch * latent
+            try launch("vae_pixel_gradient_" + o.likelihood.kernelSuffix,
+                       [y[0], x[0], x[1], x[mc ? 5 : 4], stats, b, try int(pixels, "pixels"), b, .float(sigma)], global: [pixels], local: local)
+            try launch("vae_latent_gradient", [y[1], y[2], mc ? y[3] : y[1], x[2], x[3], mc ? x[4] : x[2], x[mc ? 5 : 4],
+                                               try int(latents, "latents"), b, .float(o.beta), .int(mc ? 1 : 0)], global: [latents], local: local)
+            _ = (code, d, l)
         case .gather(let rows):
             let indexCount = s[1].count
             guard context.cursor >= 0, context.cursor + rows <= indexCount else {
