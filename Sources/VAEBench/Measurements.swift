@@ -126,3 +126,26 @@ public func measureLaunchOverhead(on backend: any Backend, count: Int = 2000) th
     let bench = try OpBench(.add, inputs: [TensorSpec(Shape(1)), TensorSpec(Shape(1))], on: backend)
     return try bench.time(count: count, repetitions: 5).median * 1e6
 }
+
+/// A backend that does nothing: running a plan on it leaves only the executor's own work.
+final class NullBackend: Backend {
+    final class Buffer: DeviceBuffer {
+        let byteCount: Int
+        init(_ bytes: Int) { byteCount = bytes }
+    }
+
+    var deviceDescription: String { "none" }
+    func allocate(bytes: Int) throws -> any DeviceBuffer { Buffer(bytes) }
+    func write(_ bytes: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, offset: Int) throws {}
+    func read(_ buffer: any DeviceBuffer, offset: Int, into bytes: UnsafeMutableRawBufferPointer) throws {
+        bytes.initializeMemory(as: UInt8.self, repeating: 0)
+    }
+    func execute(_ op: Op, inputs: [TensorBuffer], outputs: [TensorBuffer], context: RunContext) throws {}
+    func synchronize() throws {}
+}
+
+/// Seconds of executor and trainer bookkeeping per default training step (every op dispatched
+/// to a backend that does nothing).
+public func measureExecutorOverhead(steps: Int = 200) throws -> Timing {
+    try measureTrainingStep(on: NullBackend(), steps: steps)
+}

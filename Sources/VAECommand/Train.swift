@@ -64,6 +64,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        let launched = Date()
         try VAECommand.reportingErrors {
             var (modelConfiguration, training) = try configurations()
             var trainSet = try Dataset.load(directory: data, split: .train)
@@ -94,11 +95,21 @@ struct Train: ParsableCommand {
             let metrics = MetricsFile(path: (out as NSString).appendingPathComponent("metrics.csv"))
             let progress = ProgressDisplay(epochs: training.epochs, steps: trainer.stepsPerEpoch, batchSize: training.batchSize)
             let interrupt = InterruptRequest()
+            var firstStepDone: Date?
+            let ready = Date()
             while trainer.epoch < training.epochs {
                 let start = Date()
                 let firstStep = trainer.stepInEpoch
                 progress.begin(epoch: trainer.epoch + 1, from: firstStep)
-                let trainLoss = try trainer.trainEpoch(reportEvery: max(1, trainer.stepsPerEpoch / 50), shouldStop: { interrupt.isRequested }) { step, loss in
+                let trainLoss = try trainer.trainEpoch(reportEvery: max(1, trainer.stepsPerEpoch / 50), shouldStop: {
+                    if firstStepDone == nil {
+                        let now = Date()
+                        firstStepDone = now
+                        say(String(format: "first step done %.2f s after start (%.2f s loading data, building kernels and graphs; %.0f ms the step)",
+                                   now.timeIntervalSince(launched), ready.timeIntervalSince(launched), now.timeIntervalSince(ready) * 1e3))
+                    }
+                    return interrupt.isRequested
+                }) { step, loss in
                     progress.update(step: step, loss: loss)
                 }
                 if trainer.stepInEpoch != 0 {
