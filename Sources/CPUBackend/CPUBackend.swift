@@ -50,17 +50,13 @@ public final class CPUBackend: Backend {
 
     public func write(_ bytes: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, offset: Int) throws {
         let h = try host(buffer)
-        guard offset >= 0, offset + bytes.count <= h.byteCount else {
-            throw BackendError.sizeMismatch(what: "write", expected: h.byteCount - offset, got: bytes.count)
-        }
+        try BackendError.checkRange("write", offset: offset, count: bytes.count, in: h)
         if let base = bytes.baseAddress { (h.raw + offset).copyMemory(from: base, byteCount: bytes.count) }
     }
 
     public func read(_ buffer: any DeviceBuffer, offset: Int, into bytes: UnsafeMutableRawBufferPointer) throws {
         let h = try host(buffer)
-        guard offset >= 0, offset + bytes.count <= h.byteCount else {
-            throw BackendError.sizeMismatch(what: "read", expected: h.byteCount - offset, got: bytes.count)
-        }
+        try BackendError.checkRange("read", offset: offset, count: bytes.count, in: h)
         if let base = bytes.baseAddress { base.copyMemory(from: h.raw + offset, byteCount: bytes.count) }
     }
 

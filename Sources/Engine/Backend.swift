@@ -31,6 +31,16 @@ public enum BackendError: Error, CustomStringConvertible {
     }
 }
 
+extension BackendError {
+    /// Throws `.sizeMismatch` unless bytes [offset, offset + count) lie inside `buffer`: the
+    /// check every backend's `write` and `read` make before copying.
+    public static func checkRange(_ what: String, offset: Int, count: Int, in buffer: any DeviceBuffer) throws(BackendError) {
+        guard offset >= 0, offset + count <= buffer.byteCount else {
+            throw .sizeMismatch(what: what, expected: buffer.byteCount - offset, got: count)
+        }
+    }
+}
+
 /// A device that executes the op interface. Implementations are one exhaustive `switch` over
 /// `Op`; work may be queued, and `read` waits for everything queued before it.
 public protocol Backend: AnyObject {
@@ -50,10 +60,7 @@ public protocol Backend: AnyObject {
 extension Backend {
     /// Uploads 4-byte elements (Float or Int32) into a buffer, which must be large enough.
     public func upload<T: BitwiseCopyable>(_ values: [T], to buffer: any DeviceBuffer, offset: Int = 0) throws {
-        let bytes = values.count * MemoryLayout<T>.stride
-        guard offset >= 0, offset + bytes <= buffer.byteCount else {
-            throw BackendError.sizeMismatch(what: "upload", expected: buffer.byteCount - offset, got: bytes)
-        }
+        try BackendError.checkRange("upload", offset: offset, count: values.count * MemoryLayout<T>.stride, in: buffer)
         try values.withUnsafeBytes { try write($0, to: buffer, offset: offset) }
     }
 

@@ -56,6 +56,15 @@ public enum Philox {
         }
     }
 
+    /// `count` standard normals of the stream (seed, step, sample), element i from block i/4.
+    public static func normals(count: Int, seed: UInt64, step: UInt64 = 0, sample: UInt32 = 0) -> [Float] {
+        var values = [Float](repeating: 0, count: count)
+        values.withUnsafeMutableBufferPointer { buffer in
+            if let base = buffer.baseAddress { fillNormals(base, count: count, seed: seed, step: step, sample: sample) }
+        }
+        return values
+    }
+
     /// `count` uniforms in (−bound, bound) for parameter initialization.
     public static func uniforms(count: Int, bound: Float, seed: UInt64, stream: UInt32) -> [Float] {
         (0..<count).map { i in

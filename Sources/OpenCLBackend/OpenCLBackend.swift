@@ -46,9 +46,7 @@ public final class OpenCLBackend: Backend {
 
     public func write(_ bytes: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, offset: Int) throws {
         let b = try clBuffer(buffer)
-        guard offset >= 0, offset + bytes.count <= b.byteCount else {
-            throw BackendError.sizeMismatch(what: "write", expected: b.byteCount - offset, got: bytes.count)
-        }
+        try BackendError.checkRange("write", offset: offset, count: bytes.count, in: b)
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         // Blocking: the host memory may be gone once this returns.
         try check(clEnqueueWriteBuffer(runtime.queue, b.mem, cl_bool(CL_TRUE), offset, bytes.count, base, 0, nil, nil),
@@ -57,9 +55,7 @@ public final class OpenCLBackend: Backend {
 
     public func read(_ buffer: any DeviceBuffer, offset: Int, into bytes: UnsafeMutableRawBufferPointer) throws {
         let b = try clBuffer(buffer)
-        guard offset >= 0, offset + bytes.count <= b.byteCount else {
-            throw BackendError.sizeMismatch(what: "read", expected: b.byteCount - offset, got: bytes.count)
-        }
+        try BackendError.checkRange("read", offset: offset, count: bytes.count, in: b)
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         try check(clEnqueueReadBuffer(runtime.queue, b.mem, cl_bool(CL_TRUE), offset, bytes.count, base, 0, nil, nil),
                   "clEnqueueReadBuffer")

@@ -91,20 +91,21 @@ public struct OpenCLDevice: Sendable, CustomStringConvertible {
         maxWorkGroupSize = Int(try Self.value(id, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE)) as Int)
     }
 
-    private static func string(_ id: cl_device_id, _ info: cl_device_info) throws(OpenCLError) -> String {
+    /// A string property through OpenCL's two-call pattern: ask the size, then the bytes.
+    private static func infoString(_ name: String, _ get: (Int, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?) -> cl_int) throws(OpenCLError) -> String {
         var size = 0
-        try check(clGetDeviceInfo(id, info, 0, nil, &size), "clGetDeviceInfo")
+        try check(get(0, nil, &size), name)
         var bytes = [CChar](repeating: 0, count: size + 1)
-        try check(clGetDeviceInfo(id, info, size, &bytes, nil), "clGetDeviceInfo")
+        try check(bytes.withUnsafeMutableBytes { get(size, $0.baseAddress, nil) }, name)
         return String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).trimmingSpaces()
     }
 
+    private static func string(_ id: cl_device_id, _ info: cl_device_info) throws(OpenCLError) -> String {
+        try infoString("clGetDeviceInfo") { clGetDeviceInfo(id, info, $0, $1, $2) }
+    }
+
     private static func platformString(_ id: cl_platform_id, _ info: cl_platform_info) throws(OpenCLError) -> String {
-        var size = 0
-        try check(clGetPlatformInfo(id, info, 0, nil, &size), "clGetPlatformInfo")
-        var bytes = [CChar](repeating: 0, count: size + 1)
-        try check(clGetPlatformInfo(id, info, size, &bytes, nil), "clGetPlatformInfo")
-        return String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).trimmingSpaces()
+        try infoString("clGetPlatformInfo") { clGetPlatformInfo(id, info, $0, $1, $2) }
     }
 
     private static func value<T: BitwiseCopyable>(_ id: cl_device_id, _ info: cl_device_info) throws(OpenCLError) -> T {

@@ -34,7 +34,7 @@ public struct Checkpoint: Equatable {
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
         for name in names {
-            let t = tensors[name]!
+            guard let t = tensors[name] else { continue }
             let bytes = t.values.count * 4
             header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
             offset += bytes
@@ -46,13 +46,12 @@ public struct Checkpoint: Equatable {
         withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
         out.append(json)
         for name in names {
-            tensors[name]!.values.withUnsafeBytes { raw in
-                // Little-endian on every platform we build for; swap if not.
-                if UInt32(1).littleEndian == 1 {
-                    out.append(contentsOf: raw)
-                } else {
-                    for v in tensors[name]!.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
-                }
+            guard let values = tensors[name]?.values else { continue }
+            // Little-endian on every platform we build for; swap if not.
+            if UInt32(1).littleEndian == 1 {
+                values.withUnsafeBytes { out.append(contentsOf: $0) }
+            } else {
+                for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
             }
         }
         return out

@@ -13,8 +13,8 @@ public final class InferenceSession {
     public let configuration: ModelConfiguration
     let backend: any Backend
     private var parameters: [String: [Float]]
-    private var decoders: [Int: (Executor, Graph.Tensor, Graph.Tensor)] = [:]
-    private var reconstructors: [Int: (Executor, Graph.Tensor, Graph.Tensor)] = [:]
+    /// Small graphs built on first use, by purpose and batch size: executor, input, output.
+    private var graphs: [String: (Executor, Graph.Tensor, Graph.Tensor)] = [:]
 
     public init(configuration: ModelConfiguration, parameters: [String: [Float]], backend: any Backend) throws {
         try configuration.validate()
@@ -37,7 +37,7 @@ public final class InferenceSession {
     /// Replaces the parameter values (after a training epoch).
     public func update(parameters: [String: [Float]]) throws {
         self.parameters = parameters
-        for (executor, _, _) in Array(decoders.values) + Array(reconstructors.values) { try load(into: executor) }
+        for (executor, _, _) in graphs.values { try load(into: executor) }
     }
 
     private func load(into executor: Executor) throws {
@@ -53,35 +53,34 @@ public final class InferenceSession {
         return executor
     }
 
-    /// E[x|z] for `count` latent vectors (row-major [count, latent]).
-    public func decode(_ latents: [Float], count: Int) throws -> [Float] {
-        if decoders[count] == nil {
+    /// Runs `input` through a graph that `build` makes from the model and an input tensor of
+    /// `shape` (built once per `key`).
+    private func run(_ key: String, _ input: [Float], shape: Shape,
+                     _ build: (Graph, VariationalAutoencoder, Graph.Tensor) throws -> Graph.Tensor) throws -> [Float] {
+        if graphs[key] == nil {
             let g = Graph()
             let model = try VariationalAutoencoder(configuration, in: g)
-            let z = try g.input("z", Shape(count, configuration.latentSize))
-            let images = try model.decodedMean(z, in: g)
-            decoders[count] = (try makeExecutor(g), z, images)
+            let x = try g.input("input", shape)
+            graphs[key] = (try makeExecutor(g), x, try build(g, model, x))
         }
-        guard let (executor, z, images) = decoders[count] else { return [] }
-        try executor.setValue(latents, for: z)
-        let plan = try executor.compile(outputs: [images])
+        guard let (executor, x, out) = graphs[key] else { return [] }
+        try executor.setValue(input, for: x)
+        let plan = try executor.compile(outputs: [out])
         try executor.run(plan)
-        return try executor.value(of: images, in: plan)
+        return try executor.value(of: out, in: plan)
+    }
+
+    /// E[x|z] for `count` latent vectors (row-major [count, latent]).
+    public func decode(_ latents: [Float], count: Int) throws -> [Float] {
+        try run("decode/\(count)", latents, shape: Shape(count, configuration.latentSize)) { g, model, z in
+            try model.decodedMean(z, in: g)
+        }
     }
 
     /// E[x | z = μ(x)] for `count` images: the model's reconstruction through the latent mean.
     public func reconstruct(_ images: [Float], count: Int) throws -> [Float] {
-        if reconstructors[count] == nil {
-            let g = Graph()
-            let model = try VariationalAutoencoder(configuration, in: g)
-            let x = try g.input("x", Shape(count, configuration.inputSize))
-            let out = try model.decodedMean(try model.encode(x, in: g).mean, in: g)
-            reconstructors[count] = (try makeExecutor(g), x, out)
+        try run("reconstruct/\(count)", images, shape: Shape(count, configuration.inputSize)) { g, model, x in
+            try model.decodedMean(try model.encode(x, in: g).mean, in: g)
         }
-        guard let (executor, x, out) = reconstructors[count] else { return [] }
-        try executor.setValue(images, for: x)
-        let plan = try executor.compile(outputs: [out])
-        try executor.run(plan)
-        return try executor.value(of: out, in: plan)
     }
 }

@@ -35,11 +35,12 @@ public struct VariationalAutoencoder: Sendable {
         let c = configuration
         let widths = [c.inputSize] + c.hiddenSizes
         encoder = try (0..<c.hiddenSizes.count).map { try DenseLayer("encoder.\($0)", widths[$0], widths[$0 + 1], in: g) }
-        mean = try DenseLayer("mean", widths.last!, c.latentSize, in: g)
-        logVariance = try DenseLayer("logvar", widths.last!, c.latentSize, in: g)
+        let top = widths[widths.count - 1]
+        mean = try DenseLayer("mean", top, c.latentSize, in: g)
+        logVariance = try DenseLayer("logvar", top, c.latentSize, in: g)
         let back = [c.latentSize] + c.hiddenSizes.reversed()
         decoder = try (0..<c.hiddenSizes.count).map { try DenseLayer("decoder.\($0)", back[$0], back[$0 + 1], in: g) }
-        output = try DenseLayer("output", back.last!, c.inputSize, in: g)
+        output = try DenseLayer("output", back[back.count - 1], c.inputSize, in: g)
     }
 
     public var encoderParameters: [Graph.Tensor] { (encoder + [mean, logVariance]).flatMap { [$0.weight, $0.bias] } }

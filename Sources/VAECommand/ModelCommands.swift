@@ -110,9 +110,7 @@ struct Sample: ParsableCommand {
             } else {
                 guard count > 0 else { throw ConfigurationError.invalid("--count", "\(count)", "a positive number") }
                 n = count
-                z = [Float](repeating: 0, count: n * d)
-                z.withUnsafeMutableBufferPointer { Philox.fillNormals($0.baseAddress!, count: n * d, seed: seed, step: 0, sample: 0x5A3D) }
-                z = z.map { $0 * temperature }
+                z = Philox.normals(count: n * d, seed: seed, sample: 0x5A3D).map { $0 * temperature }
             }
             guard temperature.isFinite, temperature >= 0 else {
                 throw ConfigurationError.invalid("--temperature", "\(temperature)", "a finite number ≥ 0")

@@ -138,8 +138,7 @@ struct Train: ParsableCommand {
     private func writePictures(session: InferenceSession, testSet: Dataset, seed: UInt64, out: String) throws {
         let latent = session.configuration.latentSize
         let n = 64
-        var z = [Float](repeating: 0, count: n * latent)
-        z.withUnsafeMutableBufferPointer { Philox.fillNormals($0.baseAddress!, count: n * latent, seed: seed, step: 0, sample: 0x5A3D) }
+        let z = Philox.normals(count: n * latent, seed: seed, sample: 0x5A3D)
         let (h, w) = testSet.imageShape
         try ImageGrid(columns: 8, imageHeight: h, imageWidth: w)
             .write(try session.decode(z, count: n), count: n, to: (out as NSString).appendingPathComponent("samples.png"))
