@@ -153,11 +153,14 @@ import Testing
     }
 
     /// A run killed with SIGKILL at any moment leaves a readable checkpoint (writes go to a
-    /// temporary file that is renamed).
+    /// temporary file that is renamed). The run writes a checkpoint every few milliseconds
+    /// (one step per epoch), so the kills land during writes too.
     @Test func sigkillNeverLeavesAHalfWrittenCheckpoint() throws {
         let dir = try temporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
         try writeIDXDataset(to: dir + "/data", count: 64, side: 16, testCount: 8)
+        let checkpoint = dir + "/run/model.safetensors"
+        var kills = 0
         for attempt in 0..<6 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try vaeExecutable())
@@ -167,15 +170,21 @@ import Testing
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32(400_000 + 130_000 * attempt))
+            // Wait for a checkpoint to exist (however slow the machine), then kill at an arbitrary moment.
+            let deadline = Date().addingTimeInterval(120)
+            while !FileManager.default.fileExists(atPath: checkpoint) && Date() < deadline && process.isRunning { usleep(10_000) }
+            usleep(UInt32(20_000 + 37_000 * attempt))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            if FileManager.default.fileExists(atPath: dir + "/run/model.safetensors") {
-                let c = try Checkpoint(contentsOf: dir + "/run/model.safetensors")
-                #expect(c.metadata["format"] == "swift-vae/1")
-            }
+            kills += process.terminationReason == .uncaughtSignal ? 1 : 0
+            let c = try Checkpoint(contentsOf: checkpoint)
+            #expect(c.metadata["format"] == "swift-vae/1")
+            #expect(Int(c.metadata["epoch"] ?? "") ?? 0 >= 1)
         }
-        #expect(FileManager.default.fileExists(atPath: dir + "/run/model.safetensors"))
+        #expect(kills == 6)
+        // No temporary files are left where a reader could mistake them for checkpoints.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir + "/run").filter { $0.hasSuffix(".safetensors") }
+        #expect(leftovers == ["model.safetensors"])
     }
 
     /// Interrupting mid-epoch and resuming gives the same weights as an uninterrupted run.
