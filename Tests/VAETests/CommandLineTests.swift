@@ -22,11 +22,12 @@ struct CommandResult {
     var error: String
 }
 
-/// Runs `vae` with arguments in `directory`.
-func vae(_ arguments: [String], in directory: String) throws -> CommandResult {
+/// Runs `vae` with arguments in `directory`, with `environment` added to ours.
+func vae(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try vaeExecutable())
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
     let out = Pipe(), err = Pipe()
     process.standardOutput = out

@@ -81,6 +81,24 @@ import Testing
         try expectFailure(["encode", "--backend", "cpu", "--checkpoint", "run", "--data", "data", "--out", "l.txt"], in: dir, "ending in .npy or .csv")
     }
 
+    /// With no OpenCL platform (the ICD loader pointed at an empty vendor folder), --backend
+    /// opencl explains what to install, and the default backend falls back to the CPU with a notice.
+    @Test func missingOpenCLPlatformIsExplained() throws {
+        let dir = try Self.prepared()
+        try FileManager.default.createDirectory(atPath: dir + "/no-vendors", withIntermediateDirectories: true)
+        let noOpenCL = ["OCL_ICD_VENDORS": dir + "/no-vendors"]
+        let explicit = try vae(["evaluate", "--backend", "opencl", "--checkpoint", "run", "--data", "data", "--importance-samples", "0"],
+                               in: dir, environment: noOpenCL)
+        #expect(explicit.status != 0)
+        #expect(explicit.error.contains("no OpenCL platform found") && explicit.error.contains("pocl-opencl-icd")
+                && explicit.error.contains("--backend cpu"), "\(explicit.error)")
+        let devices = try vae(["devices"], in: dir, environment: noOpenCL)
+        #expect(devices.status != 0 && devices.error.contains("no OpenCL platform found"))
+        let fallback = try vae(["evaluate", "--checkpoint", "run", "--data", "data", "--importance-samples", "0"], in: dir, environment: noOpenCL)
+        #expect(fallback.status == 0, "\(fallback.error)")
+        #expect(fallback.error.contains("no OpenCL device found; using the CPU backend"))
+    }
+
     @Test func badCheckpointsAreNamed() throws {
         let dir = try Self.prepared()
         let evaluate = ["evaluate", "--backend", "cpu", "--data", "data", "--importance-samples", "0", "--checkpoint"]
