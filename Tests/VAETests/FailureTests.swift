@@ -138,7 +138,7 @@ import Testing
     @Test func interruptWritesACheckpointThatResumes() throws {
         let dir = try temporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
-        try writeIDXDataset(to: dir + "/data", count: 6000, side: 16, testCount: 20)
+        try writeIDXDataset(to: dir + "/data", count: 2000, side: 16, testCount: 20)
         let flags = ["--backend", "cpu", "--data", "data", "--batch-size", "4", "--hidden", "256,256", "--latent", "8"]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try vaeExecutable())
@@ -167,7 +167,7 @@ import Testing
         let resumed = try vae(["train"] + flags + ["--epochs", "1", "--resume", "run"], in: dir)
         #expect(resumed.status == 0, "\(resumed.error)")
         let finished = try Checkpoint(contentsOf: dir + "/run/model.safetensors")
-        #expect(finished.metadata["epoch"] == "1" && finished.metadata["epoch_step"] == "0" && finished.metadata["step"] == "1500")
+        #expect(finished.metadata["epoch"] == "1" && finished.metadata["epoch_step"] == "0" && finished.metadata["step"] == "500")
     }
 
     /// A run killed with SIGKILL at any moment leaves a readable checkpoint (writes go to a
