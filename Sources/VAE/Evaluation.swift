@@ -80,7 +80,9 @@ extension InferenceSession {
     /// Each run takes one example and `chunk` samples: the encoder's μ and log σ² are repeated
     /// over the chunk, the fused loss (Monte-Carlo KL) gives −log w_k per sample, and a
     /// log-sum-exp on the device reduces them; chunks are combined on the host in float64.
-    public func importanceWeightedNegativeLogLikelihood(_ data: Dataset, samples: Int, chunk: Int = 1000, seed: UInt64 = 0) throws -> [Double] {
+    /// `progress` gets the number of examples done after each one.
+    public func importanceWeightedNegativeLogLikelihood(_ data: Dataset, samples: Int, chunk: Int = 1000, seed: UInt64 = 0,
+                                                        progress: (Int) -> Void = { _ in }) throws -> [Double] {
         guard samples > 0 else { throw ConfigurationError.invalid("--importance-samples", "\(samples)", "a positive number") }
         let k = min(chunk, samples)
         let (g, model, x, setUp) = try datasetGraph(data, batch: 1)
@@ -109,6 +111,7 @@ extension InferenceSession {
             }
             // The last chunk may hold more samples than asked; it is still an unbiased average.
             result.append(-(logSumExp(parts) - log(Double(chunks * k))))
+            progress(i + 1)
         }
         return result
     }

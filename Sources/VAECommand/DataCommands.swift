@@ -62,7 +62,9 @@ struct Score: ParsableCommand {
             let values: [Double]
             switch score {
             case "elbo": values = try session.exampleScores(data, seed: seed).negativeELBO
-            case "iwae": values = try session.importanceWeightedNegativeLogLikelihood(data, samples: importanceSamples, seed: seed)
+            case "iwae":
+                values = try session.importanceWeightedNegativeLogLikelihood(
+                    data, samples: importanceSamples, seed: seed, progress: CountProgress(total: data.count, label: "importance sampling").callAsFunction)
             default: throw ConfigurationError.invalid("--score", score, "elbo or iwae")
             }
             var text = "index,label,score\n"

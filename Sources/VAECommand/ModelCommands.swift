@@ -54,7 +54,8 @@ struct Evaluate: ParsableCommand {
             let mean = try session.negativeELBO(data, seed: seed, meanLatent: true)
             var iwae: Double?
             if importanceSamples > 0 {
-                let values = try session.importanceWeightedNegativeLogLikelihood(data, samples: importanceSamples, seed: seed)
+                let values = try session.importanceWeightedNegativeLogLikelihood(
+                    data, samples: importanceSamples, seed: seed, progress: CountProgress(total: data.count, label: "importance sampling").callAsFunction)
                 iwae = values.reduce(0, +) / Double(values.count)
             } else if importanceSamples < 0 {
                 throw ConfigurationError.invalid("--importance-samples", "\(importanceSamples)", "0 (skip) or a positive number")

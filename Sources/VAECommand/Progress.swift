@@ -72,3 +72,21 @@ struct MetricsFile {
         try writeTextAtomically(text, to: path)
     }
 }
+
+/// "examples done" progress for long evaluations, on stderr: in place on a terminal, else a
+/// line every 10%.
+struct CountProgress {
+    let total: Int
+    let label: String
+    let live = isatty(STDERR_FILENO) != 0
+    let start = Date()
+
+    func callAsFunction(_ done: Int) {
+        let step = max(1, total / (live ? 200 : 10))
+        guard done % step == 0 || done == total else { return }
+        let elapsed = Date().timeIntervalSince(start)
+        let eta = elapsed / Double(done) * Double(total - done)
+        let text = String(format: "%@: %d/%d examples, ETA %d:%02d", label, done, total, Int(eta) / 60, Int(eta) % 60)
+        FileHandle.standardError.write(Data((live ? "\r" + text + (done == total ? "\n" : "") : text + "\n").utf8))
+    }
+}
