@@ -108,9 +108,9 @@ extension OpenCLBackend {
                        global: [s[0].rows], local: local)
             try launch("vae_loss_total", [y[1], y[0], b, d, .int(code), .float(o.beta)], global: [1], local: [1])
         case .vaeLossGradient(let o):
-            let (code, sigma) = o.likelihood.kernelCode
+            let sigma = o.likelihood.kernelCode.1
             let (batch, width, latent) = (s[0].rows, s[0].columns, s[2].columns)
-            let (b, d, l) = (try int(batch, "batch"), try int(width, "data size"), try int(latent, "latent size"))
+            let (b, d) = (try int(batch, "batch"), try int(width, "data size"))
             let mc = o.kl == .monteCarlo
             var stats = x[0]
             if o.likelihood == .calibratedGaussian {
@@ -124,7 +124,6 @@ extension OpenCLBackend {
                        [y[0], x[0], x[1], x[mc ? 5 : 4], stats, b, try int(pixels, "pixels"), b, .float(sigma)], global: [pixels], local: local)
             try launch("vae_latent_gradient", [y[1], y[2], mc ? y[3] : y[1], x[2], x[3], mc ? x[4] : x[2], x[mc ? 5 : 4],
                                                try int(latents, "latents"), b, .float(o.beta), .int(mc ? 1 : 0)], global: [latents], local: local)
-            _ = (code, d, l)
         case .gather(let rows):
             let indexCount = s[1].count
             guard context.cursor >= 0, context.cursor + rows <= indexCount else {
