@@ -38,6 +38,18 @@ public func prepareOutputDirectory(_ path: String) throws(FileError) {
         throw .notWritable(path: path, reason: "cannot create the folder (\(error.localizedDescription))")
     }
     guard FileManager.default.isWritableFile(atPath: path) else { throw .notWritable(path: path, reason: "permission denied") }
+    removeStaleTemporaryFiles(in: path)
+}
+
+/// Deletes the temporary files (`.NAME.PID.tmp`, see `writeAtomically`) that a process killed
+/// mid-write left in `directory`, when that process no longer runs.
+func removeStaleTemporaryFiles(in directory: String) {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+    for name in names where name.hasPrefix(".") && name.hasSuffix(".tmp") {
+        let parts = name.dropLast(4).split(separator: ".")
+        guard let pid = parts.last.flatMap({ Int32($0) }), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+        try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
+    }
 }
 
 /// An output that cannot be written.

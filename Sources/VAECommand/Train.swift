@@ -27,11 +27,32 @@ struct Train: ParsableCommand {
     @Option(help: "M-step rate of the alternating schedule (default: --lr).") var lrDecoder: Float?
     @Option(help: "Classes (labels) to leave out of training, comma-separated, for anomaly benchmarks.") var excludeClasses = ""
     @Option(help: "Random seed: initialization, shuffling and sampling.") var seed: UInt64 = 0
-    @Option(help: "Output folder (default: runs/fashion-mnist, or the --resume folder).") var out: String?
+    @Option(help: "Output folder (default: the --resume folder, else runs/fashion-mnist, or runs/fashion-mnist-2, -3, … when that holds a model).")
+    var out: String?
     @Option(help: "Continue the run in this folder from its model.safetensors (same flags; raise --epochs to train longer).")
     var resume: String?
+    @Flag(help: "Start afresh in an --out folder that already holds a model, replacing it.") var overwrite = false
 
-    var outputFolder: String { out ?? resume ?? "runs/fashion-mnist" }
+    /// Where this run writes. A trained model is never replaced unless asked: the default
+    /// folder moves on to the next free name, and an explicit --out that holds a model is an error.
+    func outputFolder() throws -> String {
+        if let resume { return out ?? resume }
+        func holdsModel(_ folder: String) -> Bool {
+            FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("model.safetensors"))
+        }
+        if let out {
+            guard overwrite || !holdsModel(out) else {
+                throw ConfigurationError.invalid("--out", out, "a folder without a trained model (it holds model.safetensors): continue it with --resume \(out), choose another --out, or pass --overwrite to replace it")
+            }
+            return out
+        }
+        var folder = "runs/fashion-mnist", n = 1
+        while holdsModel(folder) && !overwrite {
+            n += 1
+            folder = "runs/fashion-mnist-\(n)"
+        }
+        return folder
+    }
     @Option(help: "Use only the first N training examples (quick runs).") var limit: Int?
 
     func configurations() throws -> (ModelConfiguration, TrainingConfiguration) {
@@ -72,7 +93,7 @@ struct Train: ParsableCommand {
             if let limit { trainSet = trainSet.prefix(limit) }
             let testSet = try Dataset.load(directory: data, split: .test)
             modelConfiguration.inputSize = trainSet.exampleSize
-            let out = outputFolder
+            let out = try outputFolder()
             try prepareOutputDirectory(out)
             let checkpointPath = (out as NSString).appendingPathComponent("model.safetensors")
             let backend = try backendOptions.make()

@@ -62,6 +62,15 @@ func vae(_ arguments: [String], in directory: String, environment: [String: Stri
         #expect(resumed.status == 0, "\(resumed.error)")
         #expect(resumed.output.contains("epoch 3/3") && !resumed.output.contains("epoch 1/3"))
 
+        // Without --out, a second run does not replace the first model: it goes to the next free folder.
+        try FileManager.default.createDirectory(atPath: dir + "/runs/fashion-mnist", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: dir + "/run/model.safetensors", toPath: dir + "/runs/fashion-mnist/model.safetensors")
+        let second = try vae(["train", "--backend", backend, "--data", "data", "--epochs", "1", "--batch-size", "16", "--hidden", "4",
+                              "--latent", "2"], in: dir)
+        #expect(second.status == 0, "\(second.error)")
+        #expect(FileManager.default.contents(atPath: dir + "/runs/fashion-mnist/model.safetensors") == FileManager.default.contents(atPath: dir + "/run/model.safetensors"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/runs/fashion-mnist-2/model.safetensors"))
+
         let evaluate = try vae(["evaluate", "--data", "data", "--importance-samples", "50", "--json"] + common, in: dir)
         #expect(evaluate.status == 0, "\(evaluate.error)")
         let report = try JSONSerialization.jsonObject(with: Data(evaluate.output.utf8)) as? [String: Any]

@@ -122,8 +122,11 @@ import Testing
         let dir = try Self.prepared()
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/run/model.safetensors"))
         // Out-of-range weights make the loss overflow within a few steps.
+        // Training afresh into a folder that holds a model is refused unless asked for.
         try expectFailure(["train", "--backend", "cpu", "--data", "data", "--epochs", "1", "--batch-size", "16", "--hidden", "8", "--latent", "2",
-                           "--lr", "1e30", "--out", "run"], in: dir, "training stopped at step", "term")
+                           "--out", "run"], in: dir, "--out run", "--resume run", "--overwrite")
+        try expectFailure(["train", "--backend", "cpu", "--data", "data", "--epochs", "1", "--batch-size", "16", "--hidden", "8", "--latent", "2",
+                           "--lr", "1e30", "--out", "run", "--overwrite"], in: dir, "training stopped at step", "term")
         let after = try Data(contentsOf: URL(fileURLWithPath: dir + "/run/model.safetensors"))
         #expect(before == after)
         // At library level: NaN in the data names the reconstruction term at step 0.
@@ -179,11 +182,12 @@ import Testing
         try writeIDXDataset(to: dir + "/data", count: 64, side: 16, testCount: 8)
         let checkpoint = dir + "/run/model.safetensors"
         var kills = 0
+        var lastKilled: Int32 = 0
         for attempt in 0..<6 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try vaeExecutable())
             process.arguments = ["train", "--backend", "cpu", "--data", "data", "--epochs", "100000", "--batch-size", "64",
-                                 "--hidden", "512", "--latent", "4", "--out", "run"]
+                                 "--hidden", "512", "--latent", "4", "--out", "run", "--overwrite"]
             process.currentDirectoryURL = URL(fileURLWithPath: dir)
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -194,15 +198,24 @@ import Testing
             usleep(UInt32(20_000 + 37_000 * attempt))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+            lastKilled = process.processIdentifier
             kills += process.terminationReason == .uncaughtSignal ? 1 : 0
             let c = try Checkpoint(contentsOf: checkpoint)
             #expect(c.metadata["format"] == "swift-vae/1")
             #expect(Int(c.metadata["epoch"] ?? "") ?? 0 >= 1)
         }
         #expect(kills == 6)
-        // No temporary files are left where a reader could mistake them for checkpoints.
+        // No temporary files are left where a reader could mistake them for checkpoints, and
+        // the next run clears those of killed writers.
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir + "/run").filter { $0.hasSuffix(".safetensors") }
         #expect(leftovers == ["model.safetensors"])
+        // A temporary file of a writer that is gone (the last killed child) is removed by the next run.
+        let stale = dir + "/run/.model.safetensors.\(lastKilled).tmp"
+        FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3]))
+        _ = try vae(["train", "--backend", "cpu", "--data", "data", "--epochs", "1", "--batch-size", "64", "--hidden", "8",
+                     "--latent", "4", "--out", "run", "--overwrite"], in: dir)
+        let temporary = try FileManager.default.contentsOfDirectory(atPath: dir + "/run").filter { $0.hasSuffix(".tmp") }
+        #expect(temporary.isEmpty, "\(temporary)")
     }
 
     /// Interrupting mid-epoch and resuming gives the same weights as an uninterrupted run.
