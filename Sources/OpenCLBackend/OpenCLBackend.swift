@@ -15,11 +15,16 @@ public final class OpenCLBackend: Backend {
 
     /// Opens a device: `selector` is an index into `OpenCLDevice.all()` or part of a device
     /// name; nil prefers a GPU.
-    public init(device selector: String? = nil) throws(OpenCLError) {
+    public convenience init(device selector: String? = nil) throws(OpenCLError) {
         let device = try OpenCLDevice.select(selector)
+        try self.init(device: device, tiles: TileConfiguration(for: device))
+    }
+
+    /// A backend with a chosen kernel configuration (tests run the GPU one on PoCL).
+    init(device: OpenCLDevice, tiles: TileConfiguration) throws(OpenCLError) {
         self.device = device
         runtime = try CLContext(device: device.id)
-        tiles = TileConfiguration(for: device)
+        self.tiles = tiles
         var builder = ProgramBuilder(context: runtime.context, device: device)
         program = try builder.build(options: tiles.buildOptions)
         loadedCachedKernels = builder.usedCache
@@ -133,23 +138,25 @@ struct TileConfiguration {
     /// Work-group size of the 1-D kernels.
     let local1D: Int
 
-    init(for device: OpenCLDevice) {
-        if device.isCPU {
-            // PoCL: wide register tiles, and small groups so every core gets many of them.
-            nnRows = 6
-            local2D = [1, 2]
-            local1D = 64
-            polynomialMath = true
-        } else {
-            nnRows = 4
-            local2D = [8, 8]
-            local1D = 128
-            polynomialMath = false
-        }
-    }
-
     /// Polynomial exp/log on CPU devices (see Kernels/common.cl).
     let polynomialMath: Bool
+
+    /// PoCL and other CPU devices: wide register tiles, and small groups so every core gets many.
+    static let cpu = TileConfiguration(nnRows: 6, local2D: [1, 2], local1D: 64, polynomialMath: true)
+    /// GPUs: smaller tiles per work-item, 8×8 groups, the hardware's exp and log. Tested for
+    /// correctness on PoCL; its speed on a GPU is not measured yet.
+    static let gpu = TileConfiguration(nnRows: 4, local2D: [8, 8], local1D: 128, polynomialMath: false)
+
+    init(nnRows: Int, local2D: [Int], local1D: Int, polynomialMath: Bool) {
+        self.nnRows = nnRows
+        self.local2D = local2D
+        self.local1D = local1D
+        self.polynomialMath = polynomialMath
+    }
+
+    init(for device: OpenCLDevice) {
+        self = device.isCPU ? .cpu : .gpu
+    }
 
     var buildOptions: String { "-cl-mad-enable -DNN_ROWS=\(nnRows)" + (polynomialMath ? " -DPOLY_MATH" : "") }
 }

@@ -1,6 +1,6 @@
 import CPUBackend
 import Engine
-import OpenCLBackend
+@testable import OpenCLBackend
 import Testing
 
 /// Every op on OpenCL (PoCL in CI) against the CPU reference, on shapes that are not multiples
@@ -129,6 +129,34 @@ import Testing
                              [(spec, Parity.values(n, stream: 1)), (spec, Parity.values(n, stream: 2)), (spec, Parity.values(n, stream: 3)), (spec, v)],
                              context: RunContext(step: 41))
             try parity.check(.sgd(learningRate: 0.1), [(spec, Parity.values(n, stream: 1)), (spec, Parity.values(n, stream: 2))])
+        }
+    }
+}
+
+/// The GPU kernel configuration (4-row NN/TN tiles, 8×8 work-groups, builtin exp/log) built and
+/// run on PoCL, so its code path is checked even where no GPU is at hand.
+@Suite struct GPUConfigurationParityTests {
+    @Test func gpuConfigurationMatchesCPU() throws {
+        let device = try OpenCLDevice.select(nil)
+        let parity = Parity(backend: try OpenCLBackend(device: device, tiles: .gpu))
+        for (m, n, k) in [(1, 1, 1), (4, 16, 3), (7, 33, 129), (129, 7, 33), (33, 129, 7), (128, 400, 784)] {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let a = TensorSpec(ta ? Shape(k, m) : Shape(m, k)), b = TensorSpec(tb ? Shape(n, k) : Shape(k, n))
+                try parity.check(.matmul(transposeA: ta, transposeB: tb), [(a, Parity.values(a.count, stream: 1)), (b, Parity.values(b.count, stream: 2))])
+            }
+            let x = TensorSpec(Shape(m, k)), w = TensorSpec(Shape(n, k)), bias = TensorSpec(Shape(n))
+            try parity.check(.linear(activation: .softplus), [(x, Parity.values(x.count, stream: 1)), (w, Parity.values(w.count, stream: 2)),
+                                                              (bias, Parity.values(n, stream: 3))])
+        }
+        for likelihood in [Likelihood.bernoulli, .gaussian(sigma: 0.3), .calibratedGaussian] {
+            let x = TensorSpec(Shape(33, 129)), z = TensorSpec(Shape(33, 7))
+            let inputs = [(x, Parity.values(x.count, stream: 1, unit: true)), (x, Parity.values(x.count, stream: 2, bound: 4)),
+                          (z, Parity.values(z.count, stream: 3)), (z, Parity.values(z.count, stream: 4))]
+            try parity.check(.vaeLoss(VAEObjective(likelihood: likelihood)), inputs)
+            try parity.check(.vaeLossGradient(VAEObjective(likelihood: likelihood)), inputs + [(TensorSpec(.scalar), [1])])
+        }
+        for act in Activation.all {
+            try parity.check(.activation(act), [(TensorSpec(Shape(7, 33)), Parity.values(231, stream: 5, bound: 6))])
         }
     }
 }

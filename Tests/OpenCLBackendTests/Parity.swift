@@ -1,6 +1,6 @@
 import CPUBackend
 import Engine
-import OpenCLBackend
+@testable import OpenCLBackend
 import Testing
 
 /// The OpenCL backend under test. A missing OpenCL platform fails the test (it never skips):
@@ -21,6 +21,8 @@ struct Parity {
     let gpu: OpenCLBackend
 
     init() throws { gpu = try openCL() }
+
+    init(backend: OpenCLBackend) { gpu = backend }
 
     /// Deterministic inputs in (−bound, bound), or in [0, 1) where `unit` is set.
     static func values(_ count: Int, stream: UInt32, bound: Float = 1, unit: Bool = false) -> [Float] {
