@@ -80,7 +80,9 @@ inline float hsum8(float8 v) {
 // the end, then bias and activation when `has_bias` / `act` ask for them.
 inline void dot_tile(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
                      int M, int N, int K, int has_bias, int act, float slope) {
-    int row_start = get_global_id(1) * NT_ROWS, col_start = get_global_id(0) * NT_COLS;
+    // Dimension 0 walks the rows of A: neighbouring work-groups share the same rows of B, so B
+    // (the larger operand, the weights) is streamed from memory once while A stays in cache.
+    int row_start = get_global_id(0) * NT_ROWS, col_start = get_global_id(1) * NT_COLS;
     if (row_start >= M || col_start >= N) return;
     int r0 = min(row_start, M - NT_ROWS), c0 = min(col_start, N - NT_COLS);
     __global const float* a0p = A + (size_t)r0 * K;

@@ -151,11 +151,12 @@ extension OpenCLBackend {
         let (code, slope) = activation.kernelCode
         switch (transposeA, transposeB) {
         case (false, true) where m >= 3 && n >= 4:
+            let local = [tiles.local2D[1], tiles.local2D[0]]  // dimension 0 walks rows here (see dot_tile)
             if let bias {
                 try launch("linear_nt", [c, a, b, bias] + sizes + [.int(code), .float(slope)],
-                           global: [(n + 3) / 4, (m + 2) / 3], local: tiles.local2D)
+                           global: [(m + 2) / 3, (n + 3) / 4], local: local)
             } else {
-                try launch("matmul_nt", [c, a, b] + sizes, global: [(n + 3) / 4, (m + 2) / 3], local: tiles.local2D)
+                try launch("matmul_nt", [c, a, b] + sizes, global: [(m + 2) / 3, (n + 3) / 4], local: local)
             }
         case (_, false) where m >= tiles.nnRows && n >= 16 && bias == nil:
             try launch(transposeA ? "matmul_tn" : "matmul_nn", [c, a, b] + sizes,
