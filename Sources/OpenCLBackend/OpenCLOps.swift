@@ -153,7 +153,7 @@ extension OpenCLBackend {
         case (false, true) where m >= 3 && n >= 4:
             let local = [tiles.local2D[1], tiles.local2D[0]]  // dimension 0 walks rows here (see dot_tile)
             if let bias {
-                try launch("linear_nt", [c, a, b, bias] + sizes + [.int(code), .float(slope)],
+                try launch("linear_nt_" + activation.kernelSuffix, [c, a, b, bias] + sizes + [.float(slope)],
                            global: [(m + 2) / 3, (n + 3) / 4], local: local)
             } else {
                 try launch("matmul_nt", [c, a, b] + sizes, global: [(m + 2) / 3, (n + 3) / 4], local: local)
