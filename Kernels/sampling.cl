@@ -29,40 +29,30 @@ __kernel void philox_bits(__global uint* out, int blocks, uint sample, uint step
     vstore4(philox4x32_10((uint4)((uint)b, sample, step_lo, step_hi), (uint2)(seed_lo, seed_hi)), b, out);
 }
 
+// Runs BODY for each element i of this work-item's block of four, with its normal draw in eps:
+// the one place that maps work-items to Philox blocks and lanes.
+#define FOR_EACH_NORMAL(n, BODY) { \
+    int b = get_global_id(0), base = b * 4; \
+    if (base < (n)) { \
+        float4 e = normals4((uint)b, sample, step_lo, step_hi, seed_lo, seed_hi); \
+        float lanes[4] = {e.x, e.y, e.z, e.w}; \
+        for (int l = 0; l < 4 && base + l < (n); ++l) { int i = base + l; float eps = lanes[l]; BODY; } \
+    } \
+}
+
 __kernel void random_normal(__global float* y, int n, uint sample, uint step_lo, uint step_hi, uint seed_lo, uint seed_hi) {
-    int b = get_global_id(0);
-    int base = b * 4;
-    if (base >= n) return;
-    float4 e = normals4((uint)b, sample, step_lo, step_hi, seed_lo, seed_hi);
-    float lanes[4] = {e.x, e.y, e.z, e.w};
-    for (int l = 0; l < 4 && base + l < n; ++l) y[base + l] = lanes[l];
+    FOR_EACH_NORMAL(n, y[i] = eps)
 }
 
 // z = μ + exp(½ log σ²) ε.
 __kernel void reparameterize(__global float* z, __global const float* mean, __global const float* log_variance,
                              int n, uint sample, uint step_lo, uint step_hi, uint seed_lo, uint seed_hi) {
-    int b = get_global_id(0);
-    int base = b * 4;
-    if (base >= n) return;
-    float4 e = normals4((uint)b, sample, step_lo, step_hi, seed_lo, seed_hi);
-    float lanes[4] = {e.x, e.y, e.z, e.w};
-    for (int l = 0; l < 4 && base + l < n; ++l) {
-        int i = base + l;
-        z[i] = mean[i] + exp(0.5f * log_variance[i]) * lanes[l];
-    }
+    FOR_EACH_NORMAL(n, z[i] = mean[i] + exp(0.5f * log_variance[i]) * eps)
 }
 
 // d log σ² = dz ⊙ ε ⊙ ½ exp(½ log σ²), with ε regenerated from the counter.
 __kernel void reparameterize_backward(__global float* d_log_variance, __global const float* log_variance,
                                       __global const float* dz, int n, uint sample, uint step_lo, uint step_hi,
                                       uint seed_lo, uint seed_hi) {
-    int b = get_global_id(0);
-    int base = b * 4;
-    if (base >= n) return;
-    float4 e = normals4((uint)b, sample, step_lo, step_hi, seed_lo, seed_hi);
-    float lanes[4] = {e.x, e.y, e.z, e.w};
-    for (int l = 0; l < 4 && base + l < n; ++l) {
-        int i = base + l;
-        d_log_variance[i] = dz[i] * lanes[l] * 0.5f * exp(0.5f * log_variance[i]);
-    }
+    FOR_EACH_NORMAL(n, d_log_variance[i] = dz[i] * eps * 0.5f * exp(0.5f * log_variance[i]))
 }
