@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "CPUBackend", dependencies: ["Engine", "CBLAS"]),
         .target(
             name: "OpenCLBackend",
-            dependencies: ["Engine", "COpenCL"],
+            dependencies: ["Engine", "COpenCL", "CZlib"],
             exclude: [],
             resources: [.embedInCode("Kernels")]
         ),

@@ -7,13 +7,16 @@ final class CPUBuffer: DeviceBuffer {
     let byteCount: Int
     let raw: UnsafeMutableRawPointer
 
-    init(byteCount: Int) {
+    /// Nil when the system refuses the memory.
+    init?(byteCount: Int) {
+        var pointer: UnsafeMutableRawPointer?
+        guard posix_memalign(&pointer, 64, max(byteCount, 4)) == 0, let pointer else { return nil }
         self.byteCount = byteCount
-        raw = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 4), alignment: 64)
+        raw = pointer
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
     }
 
-    deinit { raw.deallocate() }
+    deinit { free(raw) }
 
     var floats: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
     var ints: UnsafeMutablePointer<Int32> { raw.assumingMemoryBound(to: Int32.self) }
@@ -37,10 +40,14 @@ public final class CPUBackend: Backend {
     }
 
     public var deviceDescription: String { "CPU (\(threads) threads, OpenBLAS)" }
+    public var memoryLimits: MemoryLimits { .host }
 
     public func allocate(bytes: Int) throws -> any DeviceBuffer {
         guard bytes >= 0 else { throw BackendError.allocationFailed(bytes: bytes, detail: "negative size") }
-        return CPUBuffer(byteCount: bytes)
+        guard bytes <= memoryLimits.maxBufferBytes, let buffer = CPUBuffer(byteCount: bytes) else {
+            throw BackendError.insufficientMemory(what: "a buffer of the CPU backend", bytes: bytes, limits: memoryLimits)
+        }
+        return buffer
     }
 
     func host(_ b: any DeviceBuffer) throws -> CPUBuffer {

@@ -20,6 +20,8 @@ public enum BackendError: Error, CustomStringConvertible {
     case outOfRange(op: String, detail: String)
     case allocationFailed(bytes: Int, detail: String)
     case sizeMismatch(what: String, expected: Int, got: Int)
+    /// A tensor, or all of a graph's tensors together, would not fit the backend's memory.
+    case insufficientMemory(what: String, bytes: Int, limits: MemoryLimits)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum BackendError: Error, CustomStringConvertible {
         case .outOfRange(let op, let detail): "\(op): \(detail)"
         case .allocationFailed(let bytes, let detail): "could not allocate \(bytes) bytes: \(detail)"
         case .sizeMismatch(let what, let expected, let got): "\(what): expected \(expected) bytes, got \(got)"
+        case .insufficientMemory(let what, let bytes, let limits):
+            "\(what) needs \(formatBytes(Double(bytes))), more than \(limits) allows; use a smaller model, batch or data set"
         }
     }
 }
@@ -46,6 +50,8 @@ extension BackendError {
 public protocol Backend: AnyObject {
     /// A human-readable description of the device.
     var deviceDescription: String { get }
+    /// The largest buffer and the total memory `allocate` can hand out.
+    var memoryLimits: MemoryLimits { get }
     func allocate(bytes: Int) throws -> any DeviceBuffer
     /// Copies host bytes into the buffer at a byte offset.
     func write(_ bytes: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, offset: Int) throws

@@ -37,11 +37,28 @@ public final class Executor {
     public let graph: Graph
     public let backend: any Backend
     private var persistent: [Int: any DeviceBuffer] = [:]
+    /// Bytes of the persistent buffers.
+    private let persistentBytes: Int
 
     /// Allocates every persistent tensor of `graph` and initializes the parameters from `seed`.
+    /// Throws `BackendError.insufficientMemory` before allocating anything when a tensor, or
+    /// all of them, would not fit the backend's memory.
     public init(graph: Graph, backend: any Backend, seed: UInt64 = 0) throws {
         self.graph = graph
         self.backend = backend
+        let limits = backend.memoryLimits
+        var total = 0
+        for (id, info) in graph.tensors.enumerated() where info.role.isPersistent {
+            let bytes = max(info.spec.byteCount, 4)
+            let what = "tensor \"\(graph.name(Graph.Tensor(id: id)))\" \(info.spec)"
+            guard bytes <= limits.maxBufferBytes else { throw BackendError.insufficientMemory(what: what, bytes: bytes, limits: limits) }
+            let (sum, overflow) = total.addingReportingOverflow(bytes)
+            guard !overflow, sum <= limits.totalBytes else {
+                throw BackendError.insufficientMemory(what: "the graph's parameters, inputs and state (up to \(what))", bytes: overflow ? Int.max : sum, limits: limits)
+            }
+            total = sum
+        }
+        persistentBytes = total
         var stream: UInt32 = 0
         for (id, info) in graph.tensors.enumerated() where info.role.isPersistent {
             let buffer = try backend.allocate(bytes: max(info.spec.byteCount, 4))
@@ -108,6 +125,11 @@ public final class Executor {
                 if let fit {
                     buffer = free.remove(at: fit)
                 } else {
+                    let limits = backend.memoryLimits
+                    guard bytes <= limits.maxBufferBytes, persistentBytes + peak + bytes <= limits.totalBytes else {
+                        throw BackendError.insufficientMemory(what: "the plan's intermediate tensors (the next is \(graph.spec(t)) from \(node.op.name))",
+                                                              bytes: persistentBytes + peak + bytes, limits: limits)
+                    }
                     buffer = try backend.allocate(bytes: bytes)
                     peak += bytes
                 }

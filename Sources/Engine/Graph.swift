@@ -89,6 +89,7 @@ public final class Graph {
     }
 
     private func addLeaf(_ spec: TensorSpec, _ role: TensorRole, name: String?) throws(GraphError) -> Tensor {
+        guard spec.checkedByteCount != nil else { throw .tooLarge(what: name.map { "tensor \"\($0)\"" } ?? "a constant", shape: spec.shape) }
         if let name {
             guard names.insert(name).inserted else { throw .nameInUse(name) }
         }
@@ -125,6 +126,7 @@ public final class Graph {
     public func apply(_ op: Op, _ inputs: [Tensor]) throws(GraphError) -> [Tensor] {
         for t in inputs { try check(t) }
         let specs = try op.outputSpecs(for: inputs.map(spec))
+        for s in specs where s.checkedByteCount == nil { throw .tooLarge(what: "the output of \(op.name)", shape: s.shape) }
         for i in op.mutatedInputs where !tensors[inputs[i].id].role.isPersistent {
             throw .notPersistent(op: op.name, tensor: name(inputs[i]))
         }

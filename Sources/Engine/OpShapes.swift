@@ -7,6 +7,8 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
     case unknownTensor(Int)
     case notPersistent(op: String, tensor: String)
     case nameInUse(String)
+    /// A tensor whose size does not fit a machine integer (or has a negative extent).
+    case tooLarge(what: String, shape: Shape)
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
         case .notPersistent(let op, let tensor):
             "\(op) updates \(tensor) in place, but it is not a parameter or optimizer state"
         case .nameInUse(let name): "a tensor named \"\(name)\" already exists in the graph"
+        case .tooLarge(let what, let shape): "\(what) would have shape \(shape), too large to address (or with a negative extent)"
         }
     }
 }

@@ -11,6 +11,17 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible {
 
     /// The number of elements.
     public var count: Int { dimensions.reduce(1, *) }
+    /// The number of elements, or nil when an extent is negative or the product overflows.
+    public var checkedCount: Int? {
+        var total = 1
+        for d in dimensions {
+            guard d >= 0 else { return nil }
+            let (product, overflow) = total.multipliedReportingOverflow(by: d)
+            guard !overflow else { return nil }
+            total = product
+        }
+        return total
+    }
     public var rank: Int { dimensions.count }
     /// The outermost extent (the batch or row count of a matrix).
     public var rows: Int { dimensions.first ?? 1 }
@@ -40,5 +51,9 @@ public struct TensorSpec: Hashable, Sendable, CustomStringConvertible {
 
     public var count: Int { shape.count }
     public var byteCount: Int { shape.count * dtype.byteSize }
+    /// `byteCount`, or nil when it does not fit an Int.
+    public var checkedByteCount: Int? {
+        shape.checkedCount.flatMap { let (b, o) = $0.multipliedReportingOverflow(by: dtype.byteSize); return o ? nil : b }
+    }
     public var description: String { dtype == .float32 ? shape.description : "\(shape) \(dtype.rawValue)" }
 }

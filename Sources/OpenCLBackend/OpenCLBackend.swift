@@ -7,6 +7,8 @@ public final class OpenCLBackend: Backend {
     public let device: OpenCLDevice
     /// Whether the kernels came from the on-disk binary cache rather than the compiler.
     public let loadedCachedKernels: Bool
+    /// A line for the user when a damaged kernel-cache entry was deleted and rebuilt.
+    public let kernelCacheNote: String?
     let runtime: CLContext
     let program: CLProgram
     let tiles: TileConfiguration
@@ -28,9 +30,14 @@ public final class OpenCLBackend: Backend {
         var builder = ProgramBuilder(context: runtime.context, device: device)
         program = try builder.build(options: tiles.buildOptions)
         loadedCachedKernels = builder.usedCache
+        kernelCacheNote = builder.repairNote
     }
 
     public var deviceDescription: String { "OpenCL: \(device.summary)" }
+    public var memoryLimits: MemoryLimits {
+        MemoryLimits(maxBufferBytes: Int(clamping: device.maxAllocation), totalBytes: Int(clamping: device.globalMemory),
+                     owner: "OpenCL device \(device.name)")
+    }
 
     // MARK: Memory
 

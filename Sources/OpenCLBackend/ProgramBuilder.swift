@@ -1,11 +1,14 @@
 import COpenCL
+import CZlib
 import Foundation
 
 /// Builds the kernel program once per backend and keeps the device's compiled binary on disk,
 /// keyed by device, driver, build options and source, so the next process skips the compiler.
 ///
 /// The cache folder is `$SWIFT_VAE_KERNEL_CACHE`, else `$XDG_CACHE_HOME/swift-vae/kernels`, else
-/// `~/.cache/swift-vae/kernels`. A missing, unreadable or stale entry just means a fresh build.
+/// `~/.cache/swift-vae/kernels`. A missing or stale entry just means a fresh build. Each entry
+/// starts with its length and a CRC-32 of its bytes (see `CacheEntry`); an entry that does not
+/// match them, or that the driver rejects, is deleted and rebuilt, and `repairNote` says so.
 struct ProgramBuilder {
     let context: cl_context
     let device: OpenCLDevice
@@ -34,15 +37,29 @@ struct ProgramBuilder {
 
     /// Whether the last `build` loaded a cached binary.
     private(set) var usedCache = false
+    /// One line for the user when the last `build` found a damaged cache entry and rebuilt it.
+    private(set) var repairNote: String?
 
     mutating func build(source: String = Self.combinedSource, options: String) throws(OpenCLError) -> CLProgram {
         let key = fnv1a([device.name, device.driverVersion, device.platformVersion, options, source].joined(separator: "\u{1}"))
         let file = Self.cacheDirectory.appendingPathComponent(String(format: "%016llx.bin", key))
-        if let binary = try? Data(contentsOf: file), let program = fromBinary(binary, options: options) {
-            usedCache = true
-            return program
-        }
         usedCache = false
+        repairNote = nil
+        if let stored = try? Data(contentsOf: file) {
+            let problem: String
+            switch CacheEntry.binary(from: stored) {
+            case .success(let binary):
+                if let program = fromBinary(binary, options: options) {
+                    usedCache = true
+                    return program
+                }
+                problem = "the OpenCL driver rejected it"
+            case .failure(let reason):
+                problem = reason.text
+            }
+            try? FileManager.default.removeItem(at: file)
+            repairNote = "the cached kernel binary \(file.path) was damaged (\(problem)); deleted it and rebuilt the kernels"
+        }
         var status: cl_int = 0
         let program: cl_program? = source.withCString { text in
             var pointer: UnsafePointer<CChar>? = text
@@ -56,7 +73,7 @@ struct ProgramBuilder {
         guard built == CL_SUCCESS else {
             throw .buildFailed(device: device.summary, log: buildLog(program) + (built == -11 ? "" : "\n(\(codeName(built)))"))
         }
-        if let binary = binary(of: program) { store(binary, at: file) }
+        if let binary = binary(of: program) { store(CacheEntry.wrap(binary), at: file) }
         return wrapped
     }
 
@@ -107,6 +124,42 @@ struct ProgramBuilder {
             guard rename(temporary.path, file.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
+        }
+    }
+}
+
+/// A kernel-cache file: the magic "SVKC1\0\0\0", the binary's length (UInt64) and CRC-32
+/// (UInt32, then 4 zero bytes), all little-endian, then the binary. A file cut short, grown or
+/// garbled fails the check before any byte of it reaches the driver (which may crash on one).
+enum CacheEntry {
+    static let magic = Array("SVKC1".utf8) + [0, 0, 0]
+    static let headerSize = 24
+
+    struct Damage: Error { let text: String }
+
+    static func wrap(_ binary: Data) -> Data {
+        var out = Data(magic)
+        withUnsafeBytes(of: UInt64(binary.count).littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt64(checksum(binary)).littleEndian) { out.append(contentsOf: $0) }
+        return out + binary
+    }
+
+    static func binary(from file: Data) -> Result<Data, Damage> {
+        let bytes = [UInt8](file)
+        guard bytes.count >= headerSize, Array(bytes[0..<8]) == magic else { return .failure(Damage(text: "it lacks the entry header")) }
+        let length = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[8 + $1]) << (8 * UInt64($1)) }
+        let stored = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[16 + $1]) << (8 * UInt64($1)) }
+        guard length == UInt64(bytes.count - headerSize) else {
+            return .failure(Damage(text: "it holds \(bytes.count - headerSize) bytes of binary, its header says \(length)"))
+        }
+        let binary = Data(bytes[headerSize...])
+        guard UInt64(checksum(binary)) == stored else { return .failure(Damage(text: "its CRC-32 does not match its bytes")) }
+        return .success(binary)
+    }
+
+    static func checksum(_ data: Data) -> UInt32 {
+        data.withUnsafeBytes { raw in
+            UInt32(crc32(0, raw.bindMemory(to: UInt8.self).baseAddress, uInt(raw.count)))
         }
     }
 }

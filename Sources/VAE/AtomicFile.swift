@@ -1,26 +1,40 @@
 import Foundation
 
 /// Writes `data` to a temporary file beside `path`, flushes it, then renames it over `path`:
-/// a reader (or a crash) sees the old file or the new one, never half of one.
+/// a reader (or a crash) sees the old file or the new one, never half of one. A full disk
+/// leaves the old file as it was and says so.
 func writeAtomically(_ data: Data, to path: String) throws(FileError) {
-    let url = URL(fileURLWithPath: path)
-    let directory = url.deletingLastPathComponent().path
-    let temporary = (directory as NSString).appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-    guard FileManager.default.createFile(atPath: temporary, contents: nil) else {
-        throw .notWritable(path: directory, reason: "cannot create a file there")
+    let directory = FileSystem.parent(path)
+    let temporary = FileSystem.join(directory, ".\(FileSystem.name(path)).\(getpid()).tmp")
+    let fd = PathBytes.withCString(temporary) { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+    guard fd >= 0 else { throw .notWritable(path: path, reason: "cannot create a file in \(directory) (\(FileSystem.lastError()))") }
+    func fail(_ code: Int32) -> FileError {
+        close(fd)
+        FileSystem.remove(temporary)
+        return code == ENOSPC || code == EDQUOT ? .noSpace(path: path) : .notWritable(path: path, reason: FileSystem.reason(code))
     }
-    guard let handle = FileHandle(forWritingAtPath: temporary) else { throw .notWritable(path: temporary, reason: "cannot open it") }
-    do {
-        try handle.write(contentsOf: data)
-        try handle.synchronize()
-        try handle.close()
-    } catch {
-        try? FileManager.default.removeItem(atPath: temporary)
-        throw .notWritable(path: path, reason: "\(error)")
+    var written = 0
+    let code: Int32? = data.withUnsafeBytes { raw -> Int32? in
+        while written < raw.count {
+            let n = write(fd, raw.baseAddress! + written, raw.count - written)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            written += n
+        }
+        return nil
     }
-    guard rename(temporary, path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        try? FileManager.default.removeItem(atPath: temporary)
+    if let code { throw fail(code) }
+    guard fsync(fd) == 0 || errno == EINVAL else { throw fail(errno) }
+    guard close(fd) == 0 else {
+        let code = errno
+        FileSystem.remove(temporary)
+        throw code == ENOSPC || code == EDQUOT ? .noSpace(path: path) : .notWritable(path: path, reason: FileSystem.reason(code))
+    }
+    guard PathBytes.withCString(temporary, { from in PathBytes.withCString(path) { rename(from, $0) } }) == 0 else {
+        let reason = FileSystem.lastError()
+        FileSystem.remove(temporary)
         throw .notWritable(path: path, reason: reason)
     }
 }
@@ -32,33 +46,44 @@ public func writeTextAtomically(_ text: String, to path: String) throws(FileErro
 
 /// Creates `path` (and its parents) if needed and checks that files can be written there.
 public func prepareOutputDirectory(_ path: String) throws(FileError) {
-    do {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    } catch {
-        throw .notWritable(path: path, reason: "cannot create the folder (\(error.localizedDescription))")
+    if let status = FileStatus(path), status.kind != .directory {
+        throw .notWritable(path: path, reason: "it is a file, not a folder")
     }
-    guard FileManager.default.isWritableFile(atPath: path) else { throw .notWritable(path: path, reason: "permission denied") }
+    try FileSystem.createDirectories(path)
+    guard FileSystem.isWritableDirectory(path) else { throw .notWritable(path: path, reason: "permission denied") }
     removeStaleTemporaryFiles(in: path)
 }
 
 /// Deletes the temporary files (`.NAME.PID.tmp`, see `writeAtomically`) that a process killed
 /// mid-write left in `directory`, when that process no longer runs.
 func removeStaleTemporaryFiles(in directory: String) {
-    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+    guard let names = FileSystem.list(directory) else { return }
     for name in names where name.hasPrefix(".") && name.hasSuffix(".tmp") {
         let parts = name.dropLast(4).split(separator: ".")
         guard let pid = parts.last.flatMap({ Int32($0) }), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
-        try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
+        FileSystem.remove(FileSystem.join(directory, name))
     }
 }
 
-/// An output that cannot be written.
+/// A file that cannot be read or written, or may not be replaced.
 public enum FileError: Error, CustomStringConvertible, Equatable {
     case notWritable(path: String, reason: String)
+    case unreadable(path: String, reason: String)
+    case noSpace(path: String)
+    /// An output path that holds something the command must not replace without --overwrite.
+    case protected(path: String, flag: String, holds: String)
+    /// A run folder that another process is writing.
+    case busy(folder: String, holder: String)
 
     public var description: String {
         switch self {
         case .notWritable(let path, let reason): "cannot write to \(path): \(reason); choose another folder with --out"
+        case .unreadable(let path, let reason): "cannot read \(path): \(reason)"
+        case .noSpace(let path): "no space left on the device writing \(path) (the previous version, if any, is unchanged); free some space or choose another --out"
+        case .protected(let path, let flag, let holds):
+            "\(flag) \(path) would replace \(holds); choose another \(flag), or pass --overwrite to replace it"
+        case .busy(let folder, let holder):
+            "the run folder \(folder) is in use by another vae process (\(holder)); wait for it to finish or choose another --out"
         }
     }
 }

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// A set of named float32 tensors with string metadata, stored in the safetensors format:
@@ -64,12 +65,13 @@ public struct Checkpoint: Equatable {
 
     /// Reads and validates a file; every way it can be wrong is a `CheckpointError` naming it.
     public init(contentsOf path: String) throws(CheckpointError) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw .missing(path: path)
+        guard let status = FileStatus(path), status.kind != .directory else { throw .missing(path: path) }
+        // The file is held twice while its tensors are copied out.
+        guard status.size <= MemoryLimits.host.totalBytes / 2 else {
+            throw .truncated(path: path, detail: "it holds \(formatBytes(Double(status.size))), more than fits in \(MemoryLimits.host)")
         }
-        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path) }
-        try self.init(parsing: [UInt8](data), path: path)
+        guard let bytes = try? FileSystem.read(path) else { throw .unreadable(path: path) }
+        try self.init(parsing: bytes, path: path)
     }
 
     public init(parsing bytes: [UInt8], path: String) throws(CheckpointError) {
@@ -147,6 +149,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case missingTensor(path: String, tensor: String)
     case shapeMismatch(path: String, tensor: String, checkpoint: [Int], model: [Int])
     case configurationMismatch(path: String, detail: String)
+    case badMetadata(path: String, field: String, value: String, expected: String)
+    case nonFinite(path: String, tensor: String, index: Int, value: Float, count: Int)
 
     public var description: String {
         switch self {
@@ -161,6 +165,10 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case .shapeMismatch(let path, let tensor, let checkpoint, let model):
             "checkpoint \(path): tensor \"\(tensor)\" has shape \(checkpoint) but the model expects \(model) (a checkpoint of another architecture?)"
         case .configurationMismatch(let path, let detail): "cannot resume from \(path): \(detail)"
+        case .badMetadata(let path, let field, let value, let expected):
+            "checkpoint \(path) is damaged: its metadata \"\(field)\" is \"\(value.prefix(200))\", expected \(expected)"
+        case .nonFinite(let path, let tensor, let index, let value, let count):
+            "checkpoint \(path) is unusable: tensor \"\(tensor)\" holds \(value) at index \(index) (\(count) non-finite values in all); the file is damaged or its training diverged"
         }
     }
 }

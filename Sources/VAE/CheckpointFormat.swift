@@ -22,8 +22,22 @@ public enum CheckpointFormat {
         guard let text = c.metadata["model"], let model = try? JSONDecoder().decode(ModelConfiguration.self, from: Data(text.utf8)) else {
             throw .notAModel(path: path, detail: "its \"model\" metadata is missing or not a model configuration")
         }
-        let training = c.metadata["training"].flatMap { try? JSONDecoder().decode(TrainingConfiguration.self, from: Data($0.utf8)) }
+        do { try model.validate() } catch { throw .notAModel(path: path, detail: "its \"model\" metadata is not usable: \(error)") }
+        guard let text = c.metadata["training"] else { return (model, nil) }
+        guard let training = try? JSONDecoder().decode(TrainingConfiguration.self, from: Data(text.utf8)) else {
+            throw .badMetadata(path: path, field: "training", value: text, expected: "a JSON training configuration")
+        }
+        do { try training.validate() } catch { throw .badMetadata(path: path, field: "training", value: text, expected: "usable training flags (\(error))") }
         return (model, training)
+    }
+
+    /// A metadata field that must be a whole number in `range` (nil when absent).
+    static func integer(_ c: Checkpoint, _ field: String, in range: ClosedRange<Int> = 0...Int(Int64.max), path: String) throws(CheckpointError) -> Int? {
+        guard let text = c.metadata[field] else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw .badMetadata(path: path, field: field, value: text, expected: "a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
     }
 
     /// A tensor's values, checked against the shape the model expects.
@@ -31,6 +45,9 @@ public enum CheckpointFormat {
         guard let t = c[name] else { throw .missingTensor(path: path, tensor: name) }
         guard t.shape == shape.dimensions else {
             throw .shapeMismatch(path: path, tensor: name, checkpoint: t.shape, model: shape.dimensions)
+        }
+        if let bad = t.values.firstIndex(where: { !$0.isFinite }) {
+            throw .nonFinite(path: path, tensor: name, index: bad, value: t.values[bad], count: t.values.filter { !$0.isFinite }.count)
         }
         return t.values
     }
@@ -41,10 +58,6 @@ public enum CheckpointFormat {
 
     /// The checkpoint file of a path that is either the file or a run folder.
     public static func file(at path: String) -> String {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            return (path as NSString).appendingPathComponent("model.safetensors")
-        }
-        return path
+        FileSystem.isDirectory(path) ? FileSystem.join(path, RunFolder.model) : path
     }
 }

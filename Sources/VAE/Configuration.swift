@@ -89,12 +89,16 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
 }
 
 /// A flag or configuration value that cannot be used.
-public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
+public enum ConfigurationError: Error, CustomStringConvertible {
     case invalid(String, String, String)
+    /// Sizes that would need more memory than `limit` holds.
+    case tooLarge(what: String, bytes: Double, limit: MemoryLimits, detail: String)
 
     public var description: String {
         switch self {
         case .invalid(let what, let value, let expected): "\(what) \(value) is not valid: expected \(expected)"
+        case .tooLarge(let what, let bytes, let limit, let detail):
+            "\(what) needs \(formatBytes(bytes)) (\(detail)), more than \(limit) holds; choose smaller sizes"
         }
     }
 }

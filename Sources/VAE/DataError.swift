@@ -11,6 +11,14 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
     case missingFiles(directory: String, expected: [String])
     case empty(path: String)
     case inputSizeMismatch(dataSize: Int, modelSize: Int)
+    /// A size from a file (header, stream) beyond what memory holds.
+    case tooLarge(path: String, detail: String)
+    /// A gzip stream that inflates past the size its IDX header promises (it is not read further).
+    case inflatesBeyond(path: String, promised: Int)
+    /// Labels a flag names that the data does not contain.
+    case unknownLabels(flag: String, requested: [Int], present: [Int])
+    /// A label selection that leaves nothing (or everything) to work with.
+    case uselessLabelSelection(flag: String, value: String, detail: String)
 
     public var description: String {
         switch self {
@@ -30,6 +38,12 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
         case .empty(let path): "\(path) holds no examples"
         case .inputSizeMismatch(let dataSize, let modelSize):
             "the data has \(dataSize) values per example but the model expects \(modelSize)"
+        case .tooLarge(let path, let detail): "\(path) is too large: \(detail)"
+        case .inflatesBeyond(let path, let promised):
+            "\(path) inflates to more than the \(promised) bytes of data its IDX header promises (a damaged or hostile gzip file); it was not read further"
+        case .unknownLabels(let flag, let requested, let present):
+            "\(flag) names \(requested.count == 1 ? "label" : "labels") \(requested.map(String.init).joined(separator: ",")) that the data does not contain; its labels are \(present.map(String.init).joined(separator: ","))"
+        case .uselessLabelSelection(let flag, let value, let detail): "\(flag) \(value) \(detail)"
         }
     }
 }

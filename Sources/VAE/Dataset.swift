@@ -1,3 +1,5 @@
+import CZlib
+import Engine
 import Foundation
 
 /// Images with pixels scaled to [0, 1], row-major [count, width·height], and their labels.
@@ -31,19 +33,19 @@ public struct Dataset {
 
     /// Loads a split of an MNIST-format directory (Fashion-MNIST, MNIST): IDX files, gzip or plain.
     public static func load(directory: String, split: Split) throws(DataError) -> Dataset {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else { throw .missing(path: directory) }
-        guard isDirectory.boolValue else { throw .unreadable(path: directory, reason: "expected a directory of IDX files") }
+        guard let status = FileStatus(directory) else { throw .missing(path: directory) }
+        guard status.kind == .directory else { throw .unreadable(path: directory, reason: "expected a directory of IDX files") }
         let names = fileNames(split)
         func find(_ name: String) throws(DataError) -> String {
             for candidate in [name + ".gz", name] {
-                let path = (directory as NSString).appendingPathComponent(candidate)
-                if FileManager.default.fileExists(atPath: path) { return path }
+                let path = FileSystem.join(directory, candidate)
+                if FileSystem.exists(path) { return path }
             }
             throw .missingFiles(directory: directory, expected: [names.images, names.labels])
         }
         let imagePath = try find(names.images), labelPath = try find(names.labels)
-        let images = try IDXArray(contentsOf: imagePath, rank: 3)
+        // Each pixel byte becomes a 4-byte float while the bytes are still held.
+        let images = try IDXArray(contentsOf: imagePath, rank: 3, limit: MemoryLimits.host.totalBytes / 5)
         let labels = try IDXArray(contentsOf: labelPath, rank: 1)
         guard images.dimensions[0] == labels.dimensions[0] else {
             throw .countMismatch(images: imagePath, imageCount: images.dimensions[0], labels: labelPath, labelCount: labels.dimensions[0])
@@ -65,9 +67,44 @@ public struct Dataset {
         return Dataset(images: kept, labels: keptLabels, exampleSize: exampleSize, imageShape: imageShape)
     }
 
-    /// The first `n` examples.
+    /// What identifies a training set in a checkpoint, so `--resume` can refuse another one:
+    /// the number of examples and a CRC-32 of their values and labels.
+    public var identity: DataIdentity {
+        var crc = crc32(0, nil, 0)
+        images.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = min(raw.count - offset, 1 << 30)
+                crc = crc32(crc, raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset, uInt(n))
+                offset += n
+            }
+        }
+        labels.withUnsafeBufferPointer { crc = crc32(crc, $0.baseAddress, uInt($0.count)) }
+        return DataIdentity(examples: count, valuesPerExample: exampleSize, checksum: String(format: "%08lx", crc))
+    }
+
+    /// The labels present, in ascending order.
+    public var labelValues: [Int] { Set(labels).sorted().map(Int.init) }
+
+    /// Throws unless every label in `requested` occurs in the data; the error lists the labels there are.
+    public func checkLabels(_ requested: [Int], flag: String) throws(DataError) {
+        let present = Set(labels.map(Int.init))
+        let unknown = requested.filter { !present.contains($0) }
+        guard unknown.isEmpty else { throw .unknownLabels(flag: flag, requested: unknown, present: labelValues) }
+    }
+
+    /// The first `n` examples (none for n ≤ 0).
     public func prefix(_ n: Int) -> Dataset {
-        let k = min(n, count)
+        let k = max(0, min(n, count))
         return Dataset(images: Array(images[0..<k * exampleSize]), labels: Array(labels[0..<k]), exampleSize: exampleSize, imageShape: imageShape)
     }
+}
+
+/// The size and checksum of a training set (see `Dataset.identity`).
+public struct DataIdentity: Codable, Equatable, Sendable, CustomStringConvertible {
+    public var examples: Int
+    public var valuesPerExample: Int
+    public var checksum: String
+
+    public var description: String { "\(examples) examples of \(valuesPerExample) values, CRC-32 \(checksum)" }
 }

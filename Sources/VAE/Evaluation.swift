@@ -10,6 +10,10 @@ public struct ExampleScores: Sendable {
 }
 
 extension InferenceSession {
+    /// The most importance samples per example (the work grows linearly in them; progress is
+    /// reported within each example).
+    public static let maxImportanceSamples = 1_000_000_000
+
     /// Builds a graph over a data set held on the device: `table` [N, D], an index list padded
     /// to whole batches, and `x`, the batch gathered at the run's cursor.
     func datasetGraph(_ data: Dataset, batch: Int) throws -> (Graph, VariationalAutoencoder, x: Graph.Tensor, setUp: (Executor) throws -> Void) {
@@ -31,10 +35,12 @@ extension InferenceSession {
     }
 
     /// Runs `plan` once per batch and hands each batch's first `valid` rows of `output` to `body`.
+    /// The run's step is the batch's first row in the data set, so the noise of the sampled z
+    /// (keyed by seed, step and element) differs from batch to batch and stays reproducible.
     func forEachBatch(_ data: Dataset, batch: Int, executor: Executor, plan: Plan, output: Graph.Tensor,
-                      step: UInt64 = 0, _ body: (_ start: Int, _ valid: Int, _ values: [Float]) -> Void) throws {
+                      _ body: (_ start: Int, _ valid: Int, _ values: [Float]) -> Void) throws {
         for start in stride(from: 0, to: data.count, by: batch) {
-            try executor.run(plan, context: RunContext(step: step, cursor: start))
+            try executor.run(plan, context: RunContext(step: UInt64(start), cursor: start))
             body(start, min(batch, data.count - start), try executor.value(of: output, in: plan))
         }
     }
@@ -80,10 +86,12 @@ extension InferenceSession {
     /// Each run takes one example and `chunk` samples: the encoder's μ and log σ² are repeated
     /// over the chunk, the fused loss (Monte-Carlo KL) gives −log w_k per sample, and a
     /// log-sum-exp on the device reduces them; chunks are combined on the host in float64.
-    /// `progress` gets the number of examples done after each one.
+    /// `progress` gets the examples done so far (fractional within an example) after each chunk.
     public func importanceWeightedNegativeLogLikelihood(_ data: Dataset, samples: Int, chunk: Int = 1000, seed: UInt64 = 0,
-                                                        progress: (Int) -> Void = { _ in }) throws -> [Double] {
-        guard samples > 0 else { throw ConfigurationError.invalid("--importance-samples", "\(samples)", "a positive number") }
+                                                        progress: (Double) -> Void = { _ in }) throws -> [Double] {
+        guard samples > 0, samples <= Self.maxImportanceSamples else {
+            throw ConfigurationError.invalid("--importance-samples", "\(samples)", "a number of samples from 1 to \(Self.maxImportanceSamples)")
+        }
         let k = min(chunk, samples)
         let (g, model, x, setUp) = try datasetGraph(data, batch: 1)
         let (mu, lv) = try model.encode(x, in: g)
@@ -106,12 +114,13 @@ extension InferenceSession {
             var parts: [Double] = []
             for c in 0..<chunks {
                 // The step keys the noise: every (example, chunk) draws fresh samples.
-                try executor.run(plan, context: RunContext(step: UInt64(i * chunks + c), cursor: i))
+                try executor.run(plan, context: RunContext(step: UInt64(i) * UInt64(chunks) + UInt64(c), cursor: i))
                 parts.append(Double(try executor.value(of: total, in: plan)[0]))
+                if c + 1 < chunks { progress(Double(i) + Double(c + 1) / Double(chunks)) }
             }
             // The last chunk may hold more samples than asked; it is still an unbiased average.
-            result.append(-(logSumExp(parts) - log(Double(chunks * k))))
-            progress(i + 1)
+            result.append(-(logSumExp(parts) - log(Double(chunks) * Double(k))))
+            progress(Double(i + 1))
         }
         return result
     }

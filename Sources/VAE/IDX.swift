@@ -1,4 +1,5 @@
 import CZlib
+import Engine
 import Foundation
 
 /// An IDX array of unsigned bytes (the MNIST file format): big-endian header of magic
@@ -14,36 +15,69 @@ public struct IDXArray: Equatable {
 
     /// Parses IDX data; `path` names the source in errors.
     public init(parsing data: [UInt8], path: String, rank expectedRank: Int? = nil) throws(DataError) {
-        guard data.count >= 4, data[0] == 0, data[1] == 0, data[2] == 0x08 else {
-            throw .badMagic(path: path, found: data.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " "))
+        var offset = 0
+        try self.init(path: path, rank: expectedRank, limit: Int.max) { (n: Int) throws(DataError) -> [UInt8] in
+            let chunk = data[offset..<offset + min(n, data.count - offset)]
+            offset += chunk.count
+            return Array(chunk)
+        } extra: { data.count - offset }
+    }
+
+    /// Reads a file, inflating it when it starts with the gzip signature (required for .gz).
+    /// The header's sizes are checked against `limit` bytes before the data is read, and a gzip
+    /// stream is inflated only as far as the header promises.
+    public init(contentsOf path: String, rank: Int? = nil, limit: Int = MemoryLimits.host.totalBytes) throws(DataError) {
+        guard let status = FileStatus(path) else { throw .missing(path: path) }
+        guard status.kind != .directory else { throw .unreadable(path: path, reason: "it is a directory") }
+        guard status.size <= limit else {
+            throw .tooLarge(path: path, detail: "the file holds \(formatBytes(Double(status.size))), more than \(formatBytes(Double(limit))) that fit in memory")
         }
-        let rank = Int(data[3])
+        let bytes: [UInt8]
+        do { bytes = try FileSystem.read(path) } catch { throw .unreadable(path: path, reason: error.reasonText) }
+        let isGzip = bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
+        if path.hasSuffix(".gz") && !isGzip { throw .notGzip(path: path) }
+        guard isGzip else { try self.init(parsing: bytes, path: path, rank: rank); return }
+        let inflater = try GzipInflater(bytes, path: path)
+        try self.init(path: path, rank: rank, limit: limit, read: { (n: Int) throws(DataError) -> [UInt8] in try inflater.read(n) },
+                      extra: { (try? inflater.read(1).count) ?? 0 }, streamed: true)
+    }
+
+    /// Parses the header from `read`, checks the data size against `limit`, then reads exactly
+    /// that much; `extra` tells how many bytes are left after it (for gzip: whether any are).
+    private init(path: String, rank expectedRank: Int?, limit: Int, read: (Int) throws(DataError) -> [UInt8], extra: () -> Int,
+                 streamed: Bool = false) throws(DataError) {
+        let magic = try read(4)
+        guard magic.count == 4, magic[0] == 0, magic[1] == 0, magic[2] == 0x08 else {
+            throw .badMagic(path: path, found: magic.map { String(format: "%02x", $0) }.joined(separator: " "))
+        }
+        let rank = Int(magic[3])
         if let expectedRank, rank != expectedRank { throw .badRank(path: path, expected: expectedRank, found: rank) }
-        guard rank >= 1, data.count >= 4 + 4 * rank else {
-            throw .lengthMismatch(path: path, expected: 4 + 4 * max(rank, 1), found: data.count)
+        let sizes = try read(4 * rank)
+        guard rank >= 1, sizes.count == 4 * rank else {
+            throw .lengthMismatch(path: path, expected: 4 + 4 * max(rank, 1), found: 4 + sizes.count)
         }
         var dims: [Int] = []
         var total = 1
         var overflow = false
         for i in 0..<rank {
-            let o = 4 + 4 * i
-            let d = Int(data[o]) << 24 | Int(data[o + 1]) << 16 | Int(data[o + 2]) << 8 | Int(data[o + 3])
+            let o = 4 * i
+            let d = Int(sizes[o]) << 24 | Int(sizes[o + 1]) << 16 | Int(sizes[o + 2]) << 8 | Int(sizes[o + 3])
             dims.append(d)
             let (product, o2) = total.multipliedReportingOverflow(by: d)
             overflow = overflow || o2
             total = product
         }
-        let header = 4 + 4 * rank
-        guard !overflow, data.count - header == total else {
-            throw .lengthMismatch(path: path, expected: overflow ? Int.max : total, found: data.count - header)
+        guard !overflow, total <= limit else {
+            throw .tooLarge(path: path, detail: "its header promises \(dims.map(String.init).joined(separator: " × ")) = \(overflow ? "more than 2⁶³" : "\(total)") bytes of data, more than \(formatBytes(Double(limit))) that fit in memory")
+        }
+        let body = try read(total)
+        guard body.count == total else { throw .lengthMismatch(path: path, expected: total, found: body.count) }
+        let left = extra()
+        guard left == 0 else {
+            throw streamed ? .inflatesBeyond(path: path, promised: total) : .lengthMismatch(path: path, expected: total, found: total + left)
         }
         dimensions = dims
-        bytes = Array(data[header...])
-    }
-
-    /// Reads a file, gunzipping it when it starts with the gzip signature (required for .gz).
-    public init(contentsOf path: String, rank: Int? = nil) throws(DataError) {
-        try self.init(parsing: try readMaybeGzip(path), path: path, rank: rank)
+        bytes = body
     }
 
     /// The IDX encoding of this array.
@@ -54,45 +88,12 @@ public struct IDXArray: Equatable {
     }
 }
 
-/// The bytes of a file; gzip data (signature 1f 8b) is inflated. A .gz name without the
-/// signature is an error.
-func readMaybeGzip(_ path: String) throws(DataError) -> [UInt8] {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .missing(path: path) }
-    guard !isDirectory.boolValue else { throw .unreadable(path: path, reason: "it is a directory") }
-    guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path, reason: "permission denied or I/O error") }
-    let bytes = [UInt8](data)
-    let isGzip = bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
-    if path.hasSuffix(".gz") && !isGzip { throw .notGzip(path: path) }
-    return isGzip ? try gunzip(bytes, path: path) : bytes
-}
-
-/// Inflates a complete gzip stream with zlib; a truncated or corrupt stream is an error.
-func gunzip(_ input: [UInt8], path: String) throws(DataError) -> [UInt8] {
-    var stream = z_stream()
-    guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-        throw .corruptGzip(path: path, reason: "zlib could not start")
+extension FileError {
+    /// The reason alone, for messages that name the file themselves.
+    var reasonText: String {
+        switch self {
+        case .notWritable(_, let reason), .unreadable(_, let reason): reason
+        default: description
+        }
     }
-    defer { inflateEnd(&stream) }
-    var output: [UInt8] = []
-    output.reserveCapacity(input.count * 4)
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
-    var status: Int32 = Z_OK
-    input.withUnsafeBufferPointer { src in
-        stream.next_in = UnsafeMutablePointer(mutating: src.baseAddress)
-        stream.avail_in = uInt(src.count)
-        repeat {
-            chunk.withUnsafeMutableBufferPointer { dst in
-                stream.next_out = dst.baseAddress
-                stream.avail_out = uInt(dst.count)
-                status = inflate(&stream, Z_NO_FLUSH)
-                output.append(contentsOf: dst.prefix(dst.count - Int(stream.avail_out)))
-            }
-        } while status == Z_OK
-    }
-    guard status == Z_STREAM_END else {
-        let reason = status == Z_BUF_ERROR ? "the stream ends early" : (stream.msg.map { String(cString: $0) } ?? "zlib error \(status)")
-        throw .corruptGzip(path: path, reason: reason)
-    }
-    return output
 }

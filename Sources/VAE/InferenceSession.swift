@@ -13,11 +13,14 @@ public final class InferenceSession {
     public let configuration: ModelConfiguration
     let backend: any Backend
     private var parameters: [String: [Float]]
+    /// The limits sizes are checked against: the backend's and the host's.
+    public var memoryLimits: [MemoryLimits] { [backend.memoryLimits, .host] }
     /// Small graphs built on first use, by purpose and batch size: executor, input, output.
     private var graphs: [String: (Executor, Graph.Tensor, Graph.Tensor)] = [:]
 
     public init(configuration: ModelConfiguration, parameters: [String: [Float]], backend: any Backend) throws {
         try configuration.validate()
+        try MemoryBudget.checkInference(model: configuration, rows: 1, flag: nil, limits: [backend.memoryLimits, .host])
         self.configuration = configuration
         self.parameters = parameters
         self.backend = backend

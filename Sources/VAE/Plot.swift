@@ -3,8 +3,14 @@ import Foundation
 /// Loss curves as an SVG line chart: one polyline per series over epochs, with axes and a legend.
 public struct LossPlot {
     public var series: [(name: String, values: [(Double, Double)])]
+    /// Values left out because they are not finite (nan, inf): a chart cannot place them.
+    public private(set) var skipped = 0
 
-    public init(series: [(name: String, values: [(Double, Double)])]) { self.series = series }
+    /// Non-finite points are left out and counted in `skipped`.
+    public init(series: [(name: String, values: [(Double, Double)])]) {
+        self.series = series.map { s in (s.name, s.values.filter { $0.0.isFinite && $0.1.isFinite }) }
+        skipped = zip(series, self.series).reduce(0) { $0 + $1.0.values.count - $1.1.values.count }
+    }
 
     /// Reads metrics.csv (as `vae train` writes it): train loss and test −ELBO per epoch.
     public init(metricsCSV text: String) {
@@ -15,7 +21,7 @@ public struct LossPlot {
             train.append((e, tr))
             test.append((e, te))
         }
-        series = [("train −ELBO", train), ("test −ELBO", test)]
+        self.init(series: [("train −ELBO", train), ("test −ELBO", test)])
     }
 
     public func svg(width: Double = 640, height: Double = 400) -> String {

@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 
 /// Training that cannot go on; the message names the step and what went wrong.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
@@ -20,6 +21,8 @@ public final class Trainer {
     public let model: VariationalAutoencoder
     public let training: TrainingConfiguration
     public let examples: Int
+    /// The training set's size and checksum, stored in checkpoints.
+    public let data: DataIdentity
     let graph = Graph()
     let executor: Executor
     let order: Graph.Tensor
@@ -46,8 +49,10 @@ public final class Trainer {
             throw DataError.inputSizeMismatch(dataSize: data.exampleSize, modelSize: configuration.inputSize)
         }
         try training.validate(trainingExamples: data.count)
+        try MemoryBudget.checkTraining(model: configuration, training: training, examples: data.count, limits: [backend.memoryLimits, .host])
         self.training = training
         examples = data.count
+        self.data = data.identity
         let g = graph
         model = try VariationalAutoencoder(configuration, in: g)
         let table = try g.input("data", Shape(data.count, data.exampleSize))
@@ -150,27 +155,53 @@ public final class Trainer {
         c.metadata["epoch"] = String(epoch)
         c.metadata["step"] = String(step)
         c.metadata["epoch_step"] = String(stepInEpoch)
+        c.metadata["data"] = try CheckpointFormat.encode(data)
         for (name, t) in checkpointed {
             c.set(name, shape: graph.shape(t).dimensions, values: try executor.value(of: t))
         }
         return c
     }
 
-    /// Continues from a checkpoint of the same architecture: parameters, Adam moments, epoch and step.
+    /// Continues from a checkpoint of the same architecture and training set: parameters, Adam
+    /// moments, epoch and step. Every tensor must be finite and every position field a whole
+    /// number consistent with the others; nothing is changed when the checkpoint is refused.
     public func restore(_ checkpoint: Checkpoint, path: String) throws {
         let (modelConfiguration, _) = try CheckpointFormat.configurations(checkpoint, path: path)
         guard modelConfiguration == model.configuration else {
             throw CheckpointError.configurationMismatch(path: path, detail: "it holds a different model (\(CheckpointFormat.summary(modelConfiguration))) than the flags ask for (\(CheckpointFormat.summary(model.configuration)))")
         }
+        if let text = checkpoint.metadata["data"] {
+            guard let stored = try? JSONDecoder().decode(DataIdentity.self, from: Data(text.utf8)) else {
+                throw CheckpointError.badMetadata(path: path, field: "data", value: text, expected: "the training set's size and checksum (JSON)")
+            }
+            guard stored == data else {
+                throw CheckpointError.configurationMismatch(path: path, detail: "it was trained on another training set (\(stored)) than this command selects (\(data)); use the run's --data, --limit and --exclude-classes")
+            }
+        }
+        func position(_ field: String, in range: ClosedRange<Int>) throws -> Int {
+            guard let value = try CheckpointFormat.integer(checkpoint, field, in: range, path: path) else {
+                throw CheckpointError.badMetadata(path: path, field: field, value: "(missing)", expected: "a whole number")
+            }
+            return value
+        }
+        let epochs = try position("epoch", in: 0...Int(Int32.max))
+        let inEpoch = try position("epoch_step", in: 0...Int(Int32.max))
+        let steps = try position("step", in: 0...Int(Int64.max))
+        guard inEpoch < stepsPerEpoch else {
+            throw CheckpointError.configurationMismatch(path: path, detail: "it stopped at step \(inEpoch) of an epoch that now has \(stepsPerEpoch) steps (was the data set changed?)")
+        }
+        guard epochs.multipliedReportingOverflow(by: stepsPerEpoch).partialValue + inEpoch == steps else {
+            throw CheckpointError.badMetadata(path: path, field: "step", value: String(steps),
+                                              expected: "\(epochs) epochs × \(stepsPerEpoch) steps + \(inEpoch) = \(epochs * stepsPerEpoch + inEpoch)")
+        }
+        var values: [(Graph.Tensor, [Float])] = []
         for (name, t) in checkpointed {
-            try executor.setValue(try CheckpointFormat.tensor(checkpoint, name, shape: graph.shape(t), path: path), for: t)
+            values.append((t, try CheckpointFormat.tensor(checkpoint, name, shape: graph.shape(t), path: path)))
         }
-        epoch = Int(checkpoint.metadata["epoch"] ?? "") ?? 0
-        step = UInt64(checkpoint.metadata["step"] ?? "") ?? 0
-        stepInEpoch = Int(checkpoint.metadata["epoch_step"] ?? "") ?? 0
-        guard stepInEpoch < stepsPerEpoch else {
-            throw CheckpointError.configurationMismatch(path: path, detail: "it stopped at step \(stepInEpoch) of an epoch that now has \(stepsPerEpoch) steps (was the data set changed?)")
-        }
+        for (t, v) in values { try executor.setValue(v, for: t) }
+        epoch = epochs
+        step = UInt64(steps)
+        stepInEpoch = inEpoch
     }
 }
 

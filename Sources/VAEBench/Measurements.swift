@@ -135,6 +135,7 @@ final class NullBackend: Backend {
     }
 
     var deviceDescription: String { "none" }
+    var memoryLimits: MemoryLimits { .host }
     func allocate(bytes: Int) throws -> any DeviceBuffer { Buffer(bytes) }
     func write(_ bytes: UnsafeRawBufferPointer, to buffer: any DeviceBuffer, offset: Int) throws {}
     func read(_ buffer: any DeviceBuffer, offset: Int, into bytes: UnsafeMutableRawBufferPointer) throws {

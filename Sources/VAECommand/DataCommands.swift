@@ -9,9 +9,18 @@ struct Encode: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "Output: NAME.npy (labels go to NAME.labels.npy) or NAME.csv.") var out = "latents.npy"
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         try VAECommand.reportingErrors {
+            if out.hasSuffix(".csv") {
+                try output.check(out, kind: .csv, reads: model)
+            } else if out.hasSuffix(".npy") {
+                try output.check(out, kind: .npy, reads: model)
+                try output.check(String(out.dropLast(4)) + ".labels.npy", kind: .npy, reads: model)
+            } else {
+                throw ConfigurationError.invalid("--out", out, "a file name ending in .npy or .csv")
+            }
             let session = try model.session()
             let data = try dataOptions.load(for: session)
             let (means, logVariances) = try session.encode(data)
@@ -54,25 +63,36 @@ struct Score: ParsableCommand {
     @Option(help: "Classes that count as normal, comma-separated; the rest are anomalies.") var normalClasses: String?
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Output CSV.") var out = "scores.csv"
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         try VAECommand.reportingErrors {
+            guard ["elbo", "iwae"].contains(score) else { throw ConfigurationError.invalid("--score", score, "elbo or iwae") }
+            let normalLabels = try normalClasses.map { try parseList($0, flag: "--normal-classes") }
+            try output.check(out, kind: .csv, reads: model)
             let session = try model.session()
             let data = try dataOptions.load(for: session)
+            if let normalLabels, let normalClasses {
+                // Both groups must be present, or the AUC means nothing.
+                try data.checkLabels(normalLabels, flag: "--normal-classes")
+                guard Set(data.labelValues).subtracting(normalLabels).count > 0 else {
+                    throw DataError.uselessLabelSelection(flag: "--normal-classes", value: normalClasses,
+                                                          detail: "names every label the data has (\(data.labelValues.map(String.init).joined(separator: ","))): no example is left to count as an anomaly")
+                }
+            }
             let values: [Double]
-            switch score {
-            case "elbo": values = try session.exampleScores(data, seed: seed).negativeELBO
-            case "iwae":
-                values = try session.importanceWeightedNegativeLogLikelihood(
-                    data, samples: importanceSamples, seed: seed, progress: CountProgress(total: data.count, label: "importance sampling").callAsFunction)
-            default: throw ConfigurationError.invalid("--score", score, "elbo or iwae")
+            if score == "elbo" {
+                values = try session.exampleScores(data, seed: seed).negativeELBO
+            } else {
+                let progress = CountProgress(total: data.count, label: "importance sampling", detail: "K = \(importanceSamples) samples each")
+                values = try session.importanceWeightedNegativeLogLikelihood(data, samples: importanceSamples, seed: seed, progress: progress.callAsFunction)
             }
             var text = "index,label,score\n"
             for i in values.indices { text += "\(i),\(data.labels[i]),\(values[i])\n" }
             try writeTextAtomically(text, to: out)
             say("wrote \(values.count) scores (\(score), nats; higher is more anomalous) to \(out)")
-            if let normalClasses {
-                let normal = Set(try parseList(normalClasses, flag: "--normal-classes").map { UInt8(clamping: $0) })
+            if let normalLabels, let normalClasses {
+                let normal = Set(normalLabels.map { UInt8($0) })
                 let anomalous = data.labels.map { !normal.contains($0) }
                 guard let auc = rocAUC(scores: values, positive: anomalous) else {
                     throw ConfigurationError.invalid("--normal-classes", normalClasses, "classes that leave both normal and anomalous examples in the data")
@@ -88,13 +108,18 @@ struct Plot: ParsableCommand {
 
     @Option(name: .customLong("run"), help: "Run folder holding metrics.csv.") var folder = "runs/fashion-mnist"
     @Option(help: "Output SVG (default: RUN/loss.svg).") var out: String?
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         try VAECommand.reportingErrors {
-            let metrics = (folder as NSString).appendingPathComponent("metrics.csv")
-            guard let text = try? String(contentsOfFile: metrics, encoding: .utf8) else { throw DataError.missing(path: metrics) }
-            let path = out ?? (folder as NSString).appendingPathComponent("loss.svg")
-            try writeTextAtomically(LossPlot(metricsCSV: text).svg(), to: path)
+            let metrics = FileSystem.join(folder, RunFolder.metrics)
+            guard FileSystem.exists(metrics) else { throw DataError.missing(path: metrics) }
+            let text = try FileSystem.read(metrics)
+            let path = out ?? FileSystem.join(folder, "loss.svg")
+            try OutputGuard.check(path, kind: .svg, reads: [metrics], overwrite: output.overwrite)
+            let plot = LossPlot(metricsCSV: String(decoding: text, as: UTF8.self))
+            try writeTextAtomically(plot.svg(), to: path)
+            if plot.skipped > 0 { say("skipped \(plot.skipped) values of \(metrics) that are not finite numbers (nan or inf)") }
             say("wrote \(path)")
         }
     }

@@ -22,7 +22,7 @@ final class InterruptRequest: @unchecked Sendable {
             source.setEventHandler { [weak self] in
                 guard let self else { return }
                 if self.requested.exchange(true, ordering: .relaxed) { exit(130) }
-                FileHandle.standardError.write(Data("\nstopping after this step (Ctrl-C again to quit at once)\n".utf8))
+                Console.err("\nstopping after this step (Ctrl-C again to quit at once)\n")
             }
             source.resume()
             sources.append(source)

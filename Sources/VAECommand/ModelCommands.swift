@@ -10,9 +10,22 @@ struct ModelOptions: ParsableArguments {
 
     @OptionGroup var backendOptions: BackendOptions
 
+    /// The checkpoint file itself.
+    var file: String { CheckpointFormat.file(at: checkpoint) }
+
     func session() throws -> InferenceSession {
-        let path = CheckpointFormat.file(at: checkpoint)
-        return try InferenceSession(checkpoint: try Checkpoint(contentsOf: path), path: path, backend: try backendOptions.make())
+        try InferenceSession(checkpoint: try Checkpoint(contentsOf: file), path: file, backend: try backendOptions.make())
+    }
+}
+
+/// Where a command writes its result, guarded so it never replaces what a user trained or collected.
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Replace an existing --out file even when it is not an earlier output of this command (a checkpoint, a run's metrics, data).")
+    var overwrite = false
+
+    /// Throws unless `path` may be written (see `OutputGuard`).
+    func check(_ path: String, kind: OutputKind, reads model: ModelOptions? = nil) throws {
+        try OutputGuard.check(path, kind: kind, reads: model.map { [$0.file] } ?? [], overwrite: overwrite)
     }
 }
 
@@ -48,17 +61,18 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         try VAECommand.reportingErrors {
+            guard (0...InferenceSession.maxImportanceSamples).contains(importanceSamples) else {
+                throw ConfigurationError.invalid("--importance-samples", "\(importanceSamples)", "0 (skip) or a number of samples up to \(InferenceSession.maxImportanceSamples)")
+            }
             let session = try model.session()
             let data = try dataOptions.load(for: session)
             let sampled = try session.negativeELBO(data, seed: seed)
             let mean = try session.negativeELBO(data, seed: seed, meanLatent: true)
             var iwae: Double?
             if importanceSamples > 0 {
-                let values = try session.importanceWeightedNegativeLogLikelihood(
-                    data, samples: importanceSamples, seed: seed, progress: CountProgress(total: data.count, label: "importance sampling").callAsFunction)
+                let progress = CountProgress(total: data.count, label: "importance sampling", detail: "K = \(importanceSamples) samples each")
+                let values = try session.importanceWeightedNegativeLogLikelihood(data, samples: importanceSamples, seed: seed, progress: progress.callAsFunction)
                 iwae = values.reduce(0, +) / Double(values.count)
-            } else if importanceSamples < 0 {
-                throw ConfigurationError.invalid("--importance-samples", "\(importanceSamples)", "0 (skip) or a positive number")
             }
             if json {
                 var object: [String: Any] = [
@@ -89,16 +103,28 @@ struct Sample: ParsableCommand {
     @Flag(help: "For a 2-dimensional latent: decode a grid over the latent plane (normal quantiles).") var manifold = false
     @Option(help: "Images per side of the --manifold grid.") var grid = 20
     @Option(help: "Output PNG.") var out = "samples.png"
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         try VAECommand.reportingErrors {
+            guard temperature.isFinite, temperature >= 0 else {
+                throw ConfigurationError.invalid("--temperature", "\(temperature)", "a finite number ≥ 0")
+            }
+            if manifold {
+                guard grid > 0 else { throw ConfigurationError.invalid("--grid", "\(grid)", "a positive number") }
+            } else {
+                guard count > 0 else { throw ConfigurationError.invalid("--count", "\(count)", "a positive number") }
+            }
+            try output.check(out, kind: .png, reads: model)
             let session = try model.session()
             let d = session.configuration.latentSize
+            let rows = manifold ? Double(grid) * Double(grid) : Double(count)
+            try MemoryBudget.checkInference(model: session.configuration, rows: rows, flag: manifold ? "--grid \(grid)" : "--count \(count)",
+                                            limits: session.memoryLimits, hostBytesPerRow: pictureBytesPerImage(session.configuration))
             var z: [Float]
             var n: Int
             if manifold {
                 guard d == 2 else { throw ConfigurationError.invalid("--manifold", "with a \(d)-dimensional latent", "a model with --latent 2") }
-                guard grid > 0 else { throw ConfigurationError.invalid("--grid", "\(grid)", "a positive number") }
                 n = grid * grid
                 z = []
                 for row in 0..<grid {
@@ -109,12 +135,8 @@ struct Sample: ParsableCommand {
                     }
                 }
             } else {
-                guard count > 0 else { throw ConfigurationError.invalid("--count", "\(count)", "a positive number") }
                 n = count
                 z = Philox.normals(count: n * d, seed: seed, sample: 0x5A3D).map { $0 * temperature }
-            }
-            guard temperature.isFinite, temperature >= 0 else {
-                throw ConfigurationError.invalid("--temperature", "\(temperature)", "a finite number ≥ 0")
             }
             let side = imageSide(session.configuration.inputSize)
             try ImageGrid(columns: manifold ? grid : Int(Double(n).squareRoot().rounded(.up)), imageHeight: side.0, imageWidth: side.1)
@@ -132,12 +154,14 @@ struct Reconstruct: ParsableCommand {
     @Option(help: "Number of images.") var count = 16
     @Option(help: "Index of the first image.") var start = 0
     @Option(help: "Output PNG.") var out = "reconstructions.png"
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         try VAECommand.reportingErrors {
+            try output.check(out, kind: .png, reads: model)
             let session = try model.session()
             let data = try dataOptions.load(for: session)
-            guard count > 0, start >= 0, start + count <= data.count else {
+            guard count > 0, start >= 0, start < data.count, count <= data.count - start else {
                 throw ConfigurationError.invalid("--start/--count", "\(start)/\(count)", "a range inside the \(data.count) examples")
             }
             let size = data.exampleSize
@@ -164,15 +188,19 @@ struct Interpolate: ParsableCommand {
     @Option(help: "Index of the second image.") var to = 1
     @Option(help: "Images along each path, both ends included.") var steps = 10
     @Option(help: "Output PNG.") var out = "interpolation.png"
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         try VAECommand.reportingErrors {
+            guard steps >= 2 else { throw ConfigurationError.invalid("--steps", "\(steps)", "at least 2") }
+            try output.check(out, kind: .png, reads: model)
             let session = try model.session()
+            try MemoryBudget.checkInference(model: session.configuration, rows: 2 * Double(steps), flag: "--steps \(steps)",
+                                            limits: session.memoryLimits, hostBytesPerRow: pictureBytesPerImage(session.configuration))
             let data = try dataOptions.load(for: session)
             for (flag, index) in [("--from", from), ("--to", to)] where !(0..<data.count).contains(index) {
                 throw ConfigurationError.invalid(flag, "\(index)", "an index below \(data.count)")
             }
-            guard steps >= 2 else { throw ConfigurationError.invalid("--steps", "\(steps)", "at least 2") }
             let size = data.exampleSize
             var ends = Array(data.images[from * size..<(from + 1) * size])
             ends.append(contentsOf: data.images[to * size..<(to + 1) * size])
@@ -185,6 +213,12 @@ struct Interpolate: ParsableCommand {
             say("wrote linear (top) and spherical (bottom) paths from image \(from) to \(to) to \(out)")
         }
     }
+}
+
+/// Host bytes one image takes in a picture: its decoded values, their copy and its grid pixels.
+func pictureBytesPerImage(_ m: ModelConfiguration) -> Double {
+    let (h, w) = imageSide(m.inputSize)
+    return 8 * Double(m.inputSize) + 4 * Double(m.latentSize) + Double((h + 2) * (w + 2))
 }
 
 /// Height and width of square images of `size` pixels (or one row when not square).

@@ -36,7 +36,7 @@ final class ProgressDisplay {
             let filled = width * step / max(steps, 1)
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
             let line = String(format: "\repoch %d/%d %@ step %d/%d  loss %.2f  %.0f samples/s  ETA %@ ", epoch, epochs, bar, step, steps, loss, rate, clock(eta))
-            FileHandle.standardError.write(Data(line.utf8))
+            Console.err(line)
         } else if step * 10 / max(steps, 1) > lastPlain * 10 / max(steps, 1) || step == steps {
             lastPlain = step
             say(String(format: "epoch %d/%d step %d/%d loss %.2f %.0f samples/s ETA %@", epoch, epochs, step, steps, loss, rate, clock(eta)))
@@ -44,7 +44,7 @@ final class ProgressDisplay {
     }
 
     func end(line: String) {
-        if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if live { Console.err("\r\u{1B}[K") }
         say(line)
     }
 
@@ -57,11 +57,10 @@ final class ProgressDisplay {
 /// metrics.csv: one row per epoch, rewritten through a temporary file so it is never half-written.
 struct MetricsFile {
     let path: String
-    static let header = "epoch,step,train_loss,test_neg_elbo,test_reconstruction,test_kl,epoch_seconds,samples_per_second"
 
     func append(epoch: Int, step: UInt64, trainLoss: Double, test: ELBOReport, seconds: Double, samplesPerSecond: Double) throws {
-        var text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        if text.isEmpty { text = Self.header + "\n" }
+        var text = (try? FileSystem.read(path)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        if text.isEmpty { text = RunFolder.metricsHeader + "\n" }
         // Rows of epochs at or after this one (from a run that was resumed) are replaced.
         let rows = text.split(separator: "\n").filter { line in
             guard let e = Int(line.split(separator: ",").first ?? "") else { return true }
@@ -73,20 +72,40 @@ struct MetricsFile {
     }
 }
 
-/// "examples done" progress for long evaluations, on stderr: in place on a terminal, else a
-/// line every 10%.
-struct CountProgress {
+/// "examples done" progress for long evaluations, on stderr: a first line at once, then in
+/// place on a terminal (at most every 0.2 s), else a line every 10% or every 30 s, and always
+/// within a second or two of the start, however long one example takes.
+final class CountProgress {
     let total: Int
     let label: String
     let live = isatty(STDERR_FILENO) != 0
     let start = Date()
+    private var lastShown: Date?
+    private var lastTenth = 0
 
-    func callAsFunction(_ done: Int) {
-        let step = max(1, total / (live ? 200 : 10))
-        guard done % step == 0 || done == total else { return }
-        let elapsed = Date().timeIntervalSince(start)
-        let eta = elapsed / Double(done) * Double(total - done)
-        let text = String(format: "%@: %d/%d examples, ETA %d:%02d", label, done, total, Int(eta) / 60, Int(eta) % 60)
-        FileHandle.standardError.write(Data((live ? "\r" + text + (done == total ? "\n" : "") : text + "\n").utf8))
+    init(total: Int, label: String, detail: String) {
+        self.total = total
+        self.label = label
+        Console.err("\(label): \(total) examples, \(detail)\n")
+    }
+
+    func callAsFunction(_ done: Double) {
+        let now = Date()
+        let tenth = Int(done * 10 / Double(max(total, 1)))
+        let since = now.timeIntervalSince(lastShown ?? start)
+        let due = done >= Double(total) || (live ? since >= 0.2 : (tenth > lastTenth || since >= 30 || (lastShown == nil && since >= 1)))
+        guard due else { return }
+        lastShown = now
+        lastTenth = tenth
+        let elapsed = now.timeIntervalSince(start)
+        let eta = done > 0 ? elapsed / done * (Double(total) - done) : 0
+        let text = String(format: "%@: %.1f/%d examples, ETA %@", label, done, total, clock(eta))
+        Console.err(live ? "\r" + text + (done >= Double(total) ? "\n" : "") : text + "\n")
+    }
+
+    private func clock(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds < 1e9 else { return "unknown" }
+        let s = Int(seconds)
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
 }

@@ -33,25 +33,28 @@ struct Train: ParsableCommand {
     var resume: String?
     @Flag(help: "Start afresh in an --out folder that already holds a model, replacing it.") var overwrite = false
 
-    /// Where this run writes. A trained model is never replaced unless asked: the default
-    /// folder moves on to the next free name, and an explicit --out that holds a model is an error.
-    func outputFolder() throws -> String {
-        if let resume { return out ?? resume }
-        func holdsModel(_ folder: String) -> Bool {
-            FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("model.safetensors"))
-        }
-        if let out {
-            guard overwrite || !holdsModel(out) else {
-                throw ConfigurationError.invalid("--out", out, "a folder without a trained model (it holds model.safetensors): continue it with --resume \(out), choose another --out, or pass --overwrite to replace it")
+    /// Picks the run folder and holds it for the life of the run (see `RunFolderLock`): a
+    /// trained model is never replaced unless asked, and two runs never share a folder. The
+    /// default folder moves on to the next free name (past a model or a running run); an
+    /// explicit --out that holds a model, or that another run holds, is an error.
+    func claimOutputFolder() throws -> (folder: String, lock: RunFolderLock) {
+        func holdsModel(_ folder: String) -> Bool { FileSystem.exists(FileSystem.join(folder, RunFolder.model)) }
+        if let folder = out ?? resume {
+            try prepareOutputDirectory(folder)
+            let lock = try RunFolderLock(folder: folder)
+            let continuing = resume != nil && (out == nil || FileStatus(out ?? "")?.identity == FileStatus(resume ?? "")?.identity)
+            guard continuing || overwrite || !holdsModel(folder) else {
+                throw ConfigurationError.invalid("--out", folder, "a folder without a trained model (it holds \(RunFolder.model)): continue it with --resume \(folder), choose another --out, or pass --overwrite to replace it")
             }
-            return out
+            return (folder, lock)
         }
-        var folder = "runs/fashion-mnist", n = 1
-        while holdsModel(folder) && !overwrite {
-            n += 1
-            folder = "runs/fashion-mnist-\(n)"
+        for n in 1... {
+            let folder = n == 1 ? "runs/fashion-mnist" : "runs/fashion-mnist-\(n)"
+            guard overwrite || !holdsModel(folder) else { continue }
+            try prepareOutputDirectory(folder)
+            if let lock = try RunFolderLock.ifFree(folder: folder), overwrite || !holdsModel(folder) { return (folder, lock) }
         }
-        return folder
+        fatalError("unreachable: the folder numbers are unbounded")
     }
     @Option(help: "Use only the first N training examples (quick runs).") var limit: Int?
 
@@ -88,14 +91,20 @@ struct Train: ParsableCommand {
         let launched = Date()
         try VAECommand.reportingErrors {
             var (modelConfiguration, training) = try configurations()
-            var trainSet = try Dataset.load(directory: data, split: .train)
-                .excluding(classes: Set(training.excludedClasses.map { UInt8(clamping: $0) }))
+            if let limit, limit <= 0 { throw ConfigurationError.invalid("--limit", "\(limit)", "a positive number of examples") }
+            let (out, lock) = try claimOutputFolder()
+            defer { withExtendedLifetime(lock) {} }
+            let allTraining = try Dataset.load(directory: data, split: .train)
+            try allTraining.checkLabels(training.excludedClasses, flag: "--exclude-classes")
+            var trainSet = allTraining.excluding(classes: Set(training.excludedClasses.map { UInt8($0) }))
+            guard trainSet.count > 0 else {
+                throw DataError.uselessLabelSelection(flag: "--exclude-classes", value: excludeClasses,
+                                                      detail: "leaves no training examples: it names every label the data has (\(allTraining.labelValues.map(String.init).joined(separator: ",")))")
+            }
             if let limit { trainSet = trainSet.prefix(limit) }
             let testSet = try Dataset.load(directory: data, split: .test)
             modelConfiguration.inputSize = trainSet.exampleSize
-            let out = try outputFolder()
-            try prepareOutputDirectory(out)
-            let checkpointPath = (out as NSString).appendingPathComponent("model.safetensors")
+            let checkpointPath = FileSystem.join(out, RunFolder.model)
             let backend = try backendOptions.make()
             let trainer = try Trainer(model: modelConfiguration, training: training, data: trainSet, backend: backend)
             if let resume {
@@ -113,7 +122,7 @@ struct Train: ParsableCommand {
             if trainer.epoch >= training.epochs {
                 say("the checkpoint in \(out) has already trained \(trainer.epoch) epochs; ask for more with --epochs")
             }
-            let metrics = MetricsFile(path: (out as NSString).appendingPathComponent("metrics.csv"))
+            let metrics = MetricsFile(path: FileSystem.join(out, RunFolder.metrics))
             let progress = ProgressDisplay(epochs: training.epochs, steps: trainer.stepsPerEpoch, batchSize: training.batchSize)
             let interrupt = InterruptRequest()
             var firstStepDone: Date?
@@ -144,13 +153,14 @@ struct Train: ParsableCommand {
                 let throughput = Double((trainer.stepsPerEpoch - firstStep) * training.batchSize) / seconds
                 progress.end(line: String(format: "epoch %d/%d  train −ELBO %.2f  test −ELBO %.2f (reconstruction %.2f + KL %.2f)  %.1f s  %.0f samples/s",
                                           trainer.epoch, training.epochs, trainLoss, test.negativeELBO, test.reconstruction, test.kl, seconds, throughput))
+                // The checkpoint first: metrics.csv gets a row only for an epoch whose model was written.
+                try trainer.checkpoint().write(to: checkpointPath)
                 try metrics.append(epoch: trainer.epoch, step: trainer.step, trainLoss: Double(trainLoss), test: test,
                                    seconds: seconds, samplesPerSecond: throughput)
                 try writePictures(session: session, testSet: testSet, seed: training.seed, out: out)
-                try trainer.checkpoint().write(to: checkpointPath)
             }
-            if let text = try? String(contentsOfFile: (out as NSString).appendingPathComponent("metrics.csv"), encoding: .utf8) {
-                try writeTextAtomically(LossPlot(metricsCSV: text).svg(), to: (out as NSString).appendingPathComponent("loss.svg"))
+            if let text = try? FileSystem.read(metrics.path) {
+                try writeTextAtomically(LossPlot(metricsCSV: String(decoding: text, as: UTF8.self)).svg(), to: FileSystem.join(out, "loss.svg"))
             }
             say("wrote \(checkpointPath), metrics.csv, loss.svg, reconstructions.png and samples.png to \(out)")
         }
@@ -162,7 +172,7 @@ struct Train: ParsableCommand {
         let z = Philox.normals(count: n * latent, seed: seed, sample: 0x5A3D)
         let (h, w) = testSet.imageShape
         try ImageGrid(columns: 8, imageHeight: h, imageWidth: w)
-            .write(try session.decode(z, count: n), count: n, to: (out as NSString).appendingPathComponent("samples.png"))
+            .write(try session.decode(z, count: n), count: n, to: FileSystem.join(out, "samples.png"))
         let count = min(32, testSet.count)
         let originals = Array(testSet.images[0..<count * testSet.exampleSize])
         let reconstructed = try session.reconstruct(originals, count: count)
@@ -174,11 +184,13 @@ struct Train: ParsableCommand {
             pairs += reconstructed[row * testSet.exampleSize..<end]
         }
         try ImageGrid(columns: 8, imageHeight: h, imageWidth: w)
-            .write(pairs, count: pairs.count / testSet.exampleSize, to: (out as NSString).appendingPathComponent("reconstructions.png"))
+            .write(pairs, count: pairs.count / testSet.exampleSize, to: FileSystem.join(out, "reconstructions.png"))
     }
 
     private func checkResumable(_ checkpoint: Checkpoint, training: TrainingConfiguration, path: String) throws {
-        guard let stored = try CheckpointFormat.configurations(checkpoint, path: path).1 else { return }
+        guard let stored = try CheckpointFormat.configurations(checkpoint, path: path).1 else {
+            throw CheckpointError.badMetadata(path: path, field: "training", value: "(missing)", expected: "the run's training flags, to compare with this command's")
+        }
         var a = stored, b = training
         a.epochs = 0
         b.epochs = 0

@@ -12,6 +12,11 @@ struct VAECommand: ParsableCommand {
         abstract: "Train and use variational autoencoders on OpenCL devices or the CPU.",
         subcommands: [Train.self, Evaluate.self, Sample.self, Reconstruct.self, Interpolate.self, Encode.self, Score.self, Plot.self, Bench.self, Devices.self])
 
+    static func main() {
+        Console.prepareProcess()
+        main(Console.arguments)
+    }
+
     /// Runs a command body; a known error is printed as one message with exit code 1, no trace.
     static func reportingErrors(_ body: () throws -> Void) throws {
         do {
@@ -21,16 +26,12 @@ struct VAECommand: ParsableCommand {
         } catch let error as ExitCode {
             throw error
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            Console.err("error: \(error)\n")
             throw ExitCode.failure
         }
     }
 }
 
-/// Prints a line at once (unbuffered, also into a file or pipe, so progress shows as it happens).
-func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
-}
 
 enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
     case opencl, cpu
@@ -43,6 +44,12 @@ struct BackendOptions: ParsableArguments {
     @Option(help: "OpenCL device: an index from `vae devices` or part of its name (default: the first GPU, else the first device).")
     var device: String?
 
+    private func openCL() throws -> OpenCLBackend {
+        let backend = try OpenCLBackend(device: device)
+        if let note = backend.kernelCacheNote { Console.err("note: \(note)\n") }
+        return backend
+    }
+
     /// The chosen backend; with no --backend, falls back to the CPU with a notice when no
     /// OpenCL platform exists.
     func make() throws -> any Backend {
@@ -50,12 +57,12 @@ struct BackendOptions: ParsableArguments {
         case .cpu:
             return CPUBackend()
         case .opencl:
-            return try OpenCLBackend(device: device)
+            return try openCL()
         case nil:
             do {
-                return try OpenCLBackend(device: device)
+                return try openCL()
             } catch OpenCLError.noPlatform {
-                FileHandle.standardError.write(Data("note: no OpenCL device found; using the CPU backend (install pocl-opencl-icd or a GPU driver for OpenCL)\n".utf8))
+                Console.err("note: no OpenCL device found; using the CPU backend (install pocl-opencl-icd or a GPU driver for OpenCL)\n")
                 return CPUBackend()
             }
         }
