@@ -20,12 +20,7 @@ import Testing
 
     /// Runs vae and expects failure with every fragment in the message on stderr.
     func expectFailure(_ arguments: [String], in dir: String, _ fragments: String..., sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let result = try vae(arguments, in: dir)
-        #expect(result.status != 0, "\(arguments) succeeded", sourceLocation: sourceLocation)
-        for f in fragments {
-            #expect(result.error.contains(f), "\(arguments): expected “\(f)” in: \(result.error)", sourceLocation: sourceLocation)
-        }
-        #expect(!result.error.contains("Fatal error") && !result.error.contains("Stack dump"), sourceLocation: sourceLocation)
+        try expectCleanFailure(arguments, in: dir, fragments, sourceLocation: sourceLocation)
     }
 
     @Test func badDataIsNamed() throws {

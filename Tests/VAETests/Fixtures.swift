@@ -82,3 +82,39 @@ func relativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> Float
     }
     return worst
 }
+
+/// Runs vae and expects a clean refusal: an exit status from 1 to 127 (no signal, no trap),
+/// every fragment in the message on stderr, and no trap or stack-trace text.
+@discardableResult
+func expectCleanFailure(_ arguments: [String], in dir: String, environment: [String: String] = [:], _ fragments: [String],
+                        sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
+    let result = try vae(arguments, in: dir, environment: environment)
+    #expect((1...127).contains(result.status), "\(arguments) exited with \(result.status): \(result.error)", sourceLocation: sourceLocation)
+    for f in fragments {
+        #expect(result.error.contains(f), "\(arguments): expected “\(f)” in: \(result.error)", sourceLocation: sourceLocation)
+    }
+    for trap in ["Fatal error", "Stack dump", "Backtrace", "Illegal instruction", "Segmentation fault"] {
+        #expect(!result.error.contains(trap), "\(arguments): \(result.error)", sourceLocation: sourceLocation)
+    }
+    return result
+}
+
+/// Runs a bash script with `$VAE` set to the vae executable; returns status, stdout and stderr
+/// (stdout and stderr as bytes decoded leniently).
+func shell(_ script: String, in directory: String) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/bash")
+    process.arguments = ["-c", script]
+    process.environment = ProcessInfo.processInfo.environment.merging(["VAE": try vaeExecutable()]) { $1 }
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let error = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, output: output, error: error)
+}
+
+func fileBytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
