@@ -9,10 +9,16 @@ import VAE
 enum Console {
     private static let failed = Mutex<(out: Bool, err: Bool)>((false, false))
 
-    /// Makes the process safe to write from: writes to a closed pipe or past a file-size limit
+    /// Makes the process safe to write from and to stop: Ctrl-C and SIGTERM are delivered; writes to a closed pipe or past a file-size limit
     /// return an error instead of killing the process, and closed standard descriptors are
     /// reopened on /dev/null so no file the program opens can take their numbers.
     static func prepareProcess() {
+        // A parent may have started us with these blocked (test runners do); a stop request
+        // must always arrive, for every command.
+        var stops = sigset_t()
+        sigemptyset(&stops)
+        for s in [SIGINT, SIGTERM] { sigaddset(&stops, s) }
+        pthread_sigmask(SIG_UNBLOCK, &stops, nil)
         signal(SIGPIPE, SIG_IGN)
         signal(SIGXFSZ, SIG_IGN)
         for fd in [STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO] where fcntl(fd, F_GETFD) == -1 && errno == EBADF {

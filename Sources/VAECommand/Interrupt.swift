@@ -10,12 +10,7 @@ final class InterruptRequest: @unchecked Sendable {
     private static let signals = [SIGINT, SIGTERM]
 
     init() {
-        // A parent may have started us with these signals blocked (test runners do); unblock
-        // them so a stop request always arrives.
-        var set = sigset_t()
-        sigemptyset(&set)
-        for s in Self.signals { sigaddset(&set, s) }
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        // `Console.prepareProcess` has unblocked them.
         for s in Self.signals {
             signal(s, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
