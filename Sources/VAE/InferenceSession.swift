@@ -29,6 +29,11 @@ public final class InferenceSession {
     /// A session on a checkpoint's model (its parameters checked against its configuration).
     public convenience init(checkpoint: Checkpoint, path: String, backend: any Backend) throws {
         let (configuration, _) = try CheckpointFormat.configurations(checkpoint, path: path)
+        do {
+            try MemoryBudget.checkInference(model: configuration, rows: 1, flag: nil, limits: [backend.memoryLimits, .host])
+        } catch {
+            throw CheckpointError.badMetadata(path: path, field: "model", value: checkpoint.metadata["model"] ?? "", expected: "a model that fits: \(error)")
+        }
         try self.init(configuration: configuration, parameters: [:], backend: backend)
         let probe = Graph()
         let model = try VariationalAutoencoder(configuration, in: probe)

@@ -36,6 +36,9 @@ enum Console {
         }
     }
 
+    /// Whether some standard output was lost (a closed, full or broken stream).
+    static var lostOutput: Bool { failed.withLock { $0.out } }
+
     static func out(_ text: String) {
         guard !failed.withLock({ $0.out }) else { return }
         if let code = write(text, to: STDOUT_FILENO) {

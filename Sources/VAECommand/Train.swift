@@ -38,23 +38,37 @@ struct Train: ParsableCommand {
     /// default folder moves on to the next free name (past a model or a running run); an
     /// explicit --out that holds a model, or that another run holds, is an error.
     func claimOutputFolder() throws -> (folder: String, lock: RunFolderLock) {
-        func holdsModel(_ folder: String) -> Bool { FileSystem.exists(FileSystem.join(folder, RunFolder.model)) }
+        // A run's model or history: what a fresh run must not replace unasked.
+        func holdsRun(_ folder: String) -> String? {
+            [RunFolder.model, RunFolder.metrics].first { FileSystem.exists(FileSystem.join(folder, $0)) }
+        }
         if let folder = out ?? resume {
             try prepareOutputDirectory(folder)
             let lock = try RunFolderLock(folder: folder)
             let continuing = resume != nil && (out == nil || FileStatus(out ?? "")?.identity == FileStatus(resume ?? "")?.identity)
-            guard continuing || overwrite || !holdsModel(folder) else {
-                throw ConfigurationError.invalid("--out", folder, "a folder without a trained model (it holds \(RunFolder.model)): continue it with --resume \(folder), choose another --out, or pass --overwrite to replace it")
+            if !continuing && !overwrite, let file = holdsRun(folder) {
+                throw ConfigurationError.invalid("--out", folder, "a folder without a run (it holds \(file)): continue it with --resume \(folder), choose another --out, or pass --overwrite to replace it")
             }
+            try checkPictures(in: folder)
             return (folder, lock)
         }
         for n in 1... {
             let folder = n == 1 ? "runs/fashion-mnist" : "runs/fashion-mnist-\(n)"
-            guard overwrite || !holdsModel(folder) else { continue }
+            guard overwrite || holdsRun(folder) == nil else { continue }
             try prepareOutputDirectory(folder)
-            if let lock = try RunFolderLock.ifFree(folder: folder), overwrite || !holdsModel(folder) { return (folder, lock) }
+            if let lock = try RunFolderLock.ifFree(folder: folder), overwrite || holdsRun(folder) == nil {
+                try checkPictures(in: folder)
+                return (folder, lock)
+            }
         }
         fatalError("unreachable: the folder numbers are unbounded")
+    }
+
+    /// The pictures a run rewrites each epoch replace only earlier pictures (see `OutputGuard`).
+    private func checkPictures(in folder: String) throws {
+        for (name, kind) in [("samples.png", OutputKind.png), ("reconstructions.png", .png), ("loss.svg", .svg)] {
+            try OutputGuard.check(FileSystem.join(folder, name), kind: kind, flag: "--out", overwrite: overwrite)
+        }
     }
     @Option(help: "Use only the first N training examples (quick runs).") var limit: Int?
 

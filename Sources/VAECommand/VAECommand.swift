@@ -14,7 +14,11 @@ struct VAECommand: ParsableCommand {
 
     static func main() {
         Console.prepareProcess()
-        main(Console.arguments)
+        let arguments = Console.arguments
+        main(arguments)
+        // A command whose result was printed nowhere did not do its job (a training run's
+        // result is its checkpoint, so it still succeeds).
+        if Console.lostOutput && arguments.first != "train" { Foundation.exit(1) }
     }
 
     /// Runs a command body; a known error is printed as one message with exit code 1, no trace.

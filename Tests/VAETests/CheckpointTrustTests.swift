@@ -55,6 +55,10 @@ import Testing
             try expectCleanFailure(resume + [name], in: dir, [message])
             #expect(fileBytes("\(dir)/\(name)/model.safetensors") == before.0 && fileBytes("\(dir)/\(name)/metrics.csv") == before.1, "\(name)")
         }
+        // A model in the metadata too large for memory is named with the file, before any allocation.
+        try tampered(dir, "huge") { $0.metadata["model"] = "{\"inputSize\":16,\"hiddenSizes\":[100000000000],\"latentSize\":2,\"activation\":\"relu\",\"likelihood\":\"bernoulli\",\"sigma\":0.1}" }
+        try expectCleanFailure(["sample", "--backend", "cpu", "--checkpoint", "huge"], in: dir,
+                               ["checkpoint huge/model.safetensors is damaged: its metadata \"model\"", "more than this machine's memory"])
         // The model-using commands check the model metadata too.
         try expectCleanFailure(["evaluate", "--backend", "cpu", "--checkpoint", "model", "--data", "data"], in: dir, ["not a swift-vae checkpoint"])
     }

@@ -62,6 +62,21 @@ import Testing
         #expect(fileBytes(dir + "/second/model.safetensors") == before)
     }
 
+    /// Class 1 for training: a fresh run never replaces an earlier run's history or a file that is
+    /// not one of its pictures; --overwrite does.
+    @Test func aFreshRunKeepsAnEarlierHistoryAndOtherFiles() throws {
+        let dir = try FailureTests.prepared()
+        let train = ["train", "--backend", "cpu", "--data", "data", "--epochs", "1", "--batch-size", "16", "--hidden", "8", "--latent", "2"]
+        try FileManager.default.createDirectory(atPath: dir + "/history", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: dir + "/run/metrics.csv", toPath: dir + "/history/metrics.csv")
+        try expectCleanFailure(train + ["--out", "history"], in: dir, ["--out history", "it holds metrics.csv", "--overwrite"])
+        try FileManager.default.createDirectory(atPath: dir + "/mine", withIntermediateDirectories: true)
+        try Data("my notes".utf8).write(to: URL(fileURLWithPath: dir + "/mine/samples.png"))
+        try expectCleanFailure(train + ["--out", "mine"], in: dir, ["mine/samples.png would replace an existing file that is not a PNG image"])
+        #expect(fileBytes(dir + "/mine/samples.png") == Data("my notes".utf8))
+        #expect(try vae(train + ["--out", "history", "--overwrite"], in: dir).status == 0)
+    }
+
     /// Class 2: a second writer is refused at once, naming the folder and the holder's PID; the
     /// default folder moves on instead; the lock dies with its process (SIGKILL included).
     @Test func aRunFolderHasOneWriter() throws {
@@ -120,6 +135,9 @@ import Testing
             #expect(checkpoint.metadata["epoch"] == "2", "\(folder)")
             if folder == "full" { #expect(result.error.contains("cannot write to standard output")) }
         }
+        // A command whose only result is what it prints fails cleanly when that cannot be printed.
+        let lost = try shell("\"$VAE\" evaluate --backend cpu --checkpoint run --data data --importance-samples 0 > /dev/full", in: dir)
+        #expect(lost.status == 1 && lost.error.contains("cannot write to standard output"), "\(lost.status) \(lost.error)")
     }
 
     /// Class 8: a full disk is named in words, keeps the last good checkpoint, and metrics.csv
