@@ -24,8 +24,13 @@ struct CommandResult {
 
 /// Runs `vae` with arguments in `directory`, with `environment` added to ours.
 func vae(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> CommandResult {
+    try runProcess(try vaeExecutable(), arguments, in: directory, environment: environment)
+}
+
+/// Runs a program to its end and collects its exit status, stdout and stderr.
+func runProcess(_ executable: String, _ arguments: [String], in directory: String, environment: [String: String]) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: try vaeExecutable())
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     process.currentDirectoryURL = URL(fileURLWithPath: directory)

@@ -99,22 +99,9 @@ func expectCleanFailure(_ arguments: [String], in dir: String, environment: [Str
     return result
 }
 
-/// Runs a bash script with `$VAE` set to the vae executable; returns status, stdout and stderr
-/// (stdout and stderr as bytes decoded leniently).
+/// Runs a bash script with `$VAE` set to the vae executable.
 func shell(_ script: String, in directory: String) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = ["-c", script]
-    process.environment = ProcessInfo.processInfo.environment.merging(["VAE": try vaeExecutable()]) { $1 }
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    let error = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return CommandResult(status: process.terminationStatus, output: output, error: error)
+    try runProcess("/bin/bash", ["-c", script], in: directory, environment: ["VAE": try vaeExecutable()])
 }
 
 func fileBytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
