@@ -70,7 +70,8 @@ public struct Checkpoint: Equatable {
         guard status.size <= MemoryLimits.host.totalBytes / 2 else {
             throw .truncated(path: path, detail: "it holds \(formatBytes(Double(status.size))), more than fits in \(MemoryLimits.host)")
         }
-        guard let bytes = try? FileSystem.read(path) else { throw .unreadable(path: path) }
+        let bytes: [UInt8]
+        do { bytes = try FileSystem.read(path) } catch { throw .unreadable(path: path, reason: error.reasonText) }
         try self.init(parsing: bytes, path: path)
     }
 
@@ -140,7 +141,7 @@ public struct Checkpoint: Equatable {
 /// A checkpoint that cannot be used; each message names the file and the problem.
 public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case missing(path: String)
-    case unreadable(path: String)
+    case unreadable(path: String, reason: String)
     case truncated(path: String, detail: String)
     case badHeader(path: String, detail: String)
     case unsupportedDType(path: String, tensor: String, dtype: String)
@@ -155,7 +156,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .missing(let path): "checkpoint \(path) does not exist (give a .safetensors file or a run folder holding model.safetensors)"
-        case .unreadable(let path): "cannot read checkpoint \(path)"
+        case .unreadable(let path, let reason): "cannot read checkpoint \(path): \(reason)"
         case .truncated(let path, let detail): "checkpoint \(path) is truncated: \(detail)"
         case .badHeader(let path, let detail): "checkpoint \(path) is not a valid safetensors file: \(detail)"
         case .unsupportedDType(let path, let tensor, let dtype): "checkpoint \(path): tensor \"\(tensor)\" is \(dtype), expected F32"

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Paths as the file system sees them: byte strings, not always valid UTF-8.
@@ -119,11 +120,22 @@ public enum FileSystem {
         return p.lastIndex(of: "/").map { String(p[p.index(after: $0)...]) } ?? p
     }
 
-    /// The file's bytes, at most `limit` of them (nil: the whole file).
+    /// The bytes of a regular file: the first `limit` of them, or with no limit the whole file,
+    /// which must fit in half the host's memory. A FIFO, device or socket is refused (reading
+    /// one could block or never end), and so is opening it: O_NONBLOCK keeps open(2) from
+    /// waiting for a FIFO's writer.
     public static func read(_ path: String, limit: Int? = nil) throws(FileError) -> [UInt8] {
-        let fd = PathBytes.withCString(path) { open($0, O_RDONLY | O_CLOEXEC) }
+        let fd = PathBytes.withCString(path) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         guard fd >= 0 else { throw .unreadable(path: path, reason: lastError()) }
         defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw .unreadable(path: path, reason: lastError()) }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw .unreadable(path: path, reason: "it is not a regular file") }
+        let most = MemoryLimits.host.totalBytes / 2
+        guard limit != nil || Int(status.st_size) <= most else {
+            throw .unreadable(path: path, reason: "it holds \(formatBytes(Double(status.st_size))), more than half of \(MemoryLimits.host)")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while limit.map({ out.count < $0 }) ?? true {

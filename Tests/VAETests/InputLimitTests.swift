@@ -103,6 +103,23 @@ import Testing
                                ["train-images-idx3-ubyte.gz is too large", "2147483648 × 28 × 28"])
     }
 
+    /// Class 3: inputs that are FIFOs or devices (which could block or never end) are refused by
+    /// name instead of read: data files, checkpoints and metrics.
+    @Test func inputsThatAreNotRegularFilesAreRefused() throws {
+        let dir = try FailureTests.prepared()
+        let result = try shell("""
+            mkdir fifo && cp data/* fifo/ && rm fifo/train-images-idx3-ubyte.gz && mkfifo fifo/train-images-idx3-ubyte.gz &&
+            mkfifo ck.safetensors && ln -s /dev/zero zero.safetensors && mkdir plotted && ln -s /dev/zero plotted/metrics.csv
+            """, in: dir)
+        #expect(result.status == 0, "\(result.error)")
+        try expectCleanFailure(["train", "--backend", "cpu", "--data", "fifo", "--out", "x"], in: dir,
+                               ["cannot read fifo/train-images-idx3-ubyte.gz: it is not a regular file"])
+        for checkpoint in ["ck.safetensors", "zero.safetensors"] {
+            try expectCleanFailure(["sample", "--backend", "cpu", "--checkpoint", checkpoint], in: dir, ["\(checkpoint): it is not a regular file"])
+        }
+        try expectCleanFailure(["plot", "--run", "plotted"], in: dir, ["plotted/metrics.csv: it is not a regular file"])
+    }
+
     /// Class 3 in the engine: a graph whose sizes overflow, or an executor whose tensors would
     /// not fit the backend's memory, throws before allocating and names the tensor.
     @Test func theExecutorRefusesWhatDoesNotFitTheBackend() throws {
