@@ -45,9 +45,10 @@ struct ProgramBuilder {
         let file = Self.cacheDirectory.appendingPathComponent(String(format: "%016llx.bin", key))
         usedCache = false
         repairNote = nil
-        if let stored = try? Data(contentsOf: file) {
+        if FileManager.default.fileExists(atPath: file.path) {
             let problem: String
-            switch CacheEntry.binary(from: stored) {
+            let stored = try? Data(contentsOf: file)
+            switch stored.map(CacheEntry.binary(from:)) ?? .failure(CacheEntry.Damage(text: "it cannot be read as a file")) {
             case .success(let binary):
                 if let program = fromBinary(binary, options: options) {
                     usedCache = true

@@ -44,8 +44,9 @@ public struct Dataset {
             throw .missingFiles(directory: directory, expected: [names.images, names.labels])
         }
         let imagePath = try find(names.images), labelPath = try find(names.labels)
-        // Each pixel byte becomes a 4-byte float while the bytes are still held.
-        let images = try IDXArray(contentsOf: imagePath, rank: 3, limit: MemoryLimits.host.totalBytes / 5)
+        // A pixel is held as its byte, as a float, and again as a float in a backend's copy of
+        // the data set (with room to spare): about 10 bytes of memory for each byte of the file.
+        let images = try IDXArray(contentsOf: imagePath, rank: 3, limit: MemoryLimits.host.totalBytes / 10)
         let labels = try IDXArray(contentsOf: labelPath, rank: 1)
         guard images.dimensions[0] == labels.dimensions[0] else {
             throw .countMismatch(images: imagePath, imageCount: images.dimensions[0], labels: labelPath, labelCount: labels.dimensions[0])

@@ -87,6 +87,9 @@ struct Score: ParsableCommand {
                 let progress = CountProgress(total: data.count, label: "importance sampling", detail: "K = \(importanceSamples) samples each")
                 values = try session.importanceWeightedNegativeLogLikelihood(data, samples: importanceSamples, seed: seed, progress: progress.callAsFunction)
             }
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw ScoreError.nonFinite(count: values.filter { !$0.isFinite }.count, first: bad, value: values[bad], checkpoint: model.file)
+            }
             var text = "index,label,score\n"
             for i in values.indices { text += "\(i),\(data.labels[i]),\(values[i])\n" }
             try writeTextAtomically(text, to: out)
@@ -121,6 +124,18 @@ struct Plot: ParsableCommand {
             try writeTextAtomically(plot.svg(), to: path)
             if plot.skipped > 0 { say("skipped \(plot.skipped) values of \(metrics) that are not finite numbers (nan or inf)") }
             say("wrote \(path)")
+        }
+    }
+}
+
+/// Scores that cannot rank anything.
+enum ScoreError: Error, CustomStringConvertible {
+    case nonFinite(count: Int, first: Int, value: Double, checkpoint: String)
+
+    var description: String {
+        switch self {
+        case .nonFinite(let count, let first, let value, let checkpoint):
+            "\(count) scores are not finite (example \(first) scores \(value)): the model in \(checkpoint) overflows on this data, so no scores or ROC AUC are written"
         }
     }
 }

@@ -33,6 +33,14 @@ import Testing
         }
         let resume = ["train", "--backend", "cpu", "--data", "data", "--epochs", "2", "--batch-size", "16", "--hidden", "8", "--latent", "2", "--resume"]
         try expectCleanFailure(resume + ["inf"], in: dir, ["tensor \"optimizer.v.output.bias\" holds inf"])
+        // Finite weights so large that the loss overflows: no scores and no AUC from them.
+        try tampered(dir, "huge") { c in
+            guard let t = c["logvar.bias"] else { return }
+            c.set("logvar.bias", shape: t.shape, values: t.values.map { _ in 1e30 })
+        }
+        try expectCleanFailure(["score", "--backend", "cpu", "--checkpoint", "huge", "--data", "data", "--normal-classes", "1", "--out", "s.csv"], in: dir,
+                               ["scores are not finite", "huge/model.safetensors overflows on this data"])
+        #expect(!FileManager.default.fileExists(atPath: dir + "/s.csv"))
     }
 
     /// Class 7: metadata of the wrong type or range is refused, and a refused resume leaves the

@@ -154,7 +154,7 @@ import Testing
 
     /// Class 6: a truncated, garbled, emptied or foreign kernel-cache entry is found before the
     /// driver sees it, deleted, rebuilt and reported in one line; the run goes on.
-    @Test(arguments: ["truncate", "garble", "empty", "foreign"])
+    @Test(arguments: ["truncate", "garble", "empty", "foreign", "folder"])
     func aDamagedKernelCacheIsRebuilt(_ damage: String) throws {
         let dir = try FailureTests.prepared()
         let cache = ["SWIFT_VAE_KERNEL_CACHE": dir + "/kernels"]
@@ -170,7 +170,12 @@ import Testing
         case "empty": bytes = []
         default: bytes = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
         }
-        try Data(bytes).write(to: file)
+        if damage == "folder" {
+            try FileManager.default.removeItem(at: file)
+            try FileManager.default.createDirectory(at: file, withIntermediateDirectories: false)
+        } else {
+            try Data(bytes).write(to: file)
+        }
         let repaired = try vae(evaluate, in: dir, environment: cache)
         #expect(repaired.status == 0, "\(repaired.error)")
         let notes = repaired.error.split(separator: "\n").filter { $0.contains("was damaged") }
