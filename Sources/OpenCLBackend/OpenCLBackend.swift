@@ -7,7 +7,8 @@ public final class OpenCLBackend: Backend {
     public let device: OpenCLDevice
     /// Whether the kernels came from the on-disk binary cache rather than the compiler.
     public let loadedCachedKernels: Bool
-    /// A line for the user when a damaged kernel-cache entry was deleted and rebuilt.
+    /// A line for the user when a damaged kernel-cache entry was deleted and rebuilt, or the
+    /// cache folder cannot be written.
     public let kernelCacheNote: String?
     let runtime: CLContext
     let program: CLProgram

@@ -37,7 +37,8 @@ struct ProgramBuilder {
 
     /// Whether the last `build` loaded a cached binary.
     private(set) var usedCache = false
-    /// One line for the user when the last `build` found a damaged cache entry and rebuilt it.
+    /// One line for the user when the last `build` found a damaged cache entry and rebuilt it,
+    /// or could not write the cache.
     private(set) var repairNote: String?
 
     mutating func build(source: String = Self.combinedSource, options: String) throws(OpenCLError) -> CLProgram {
@@ -116,15 +117,20 @@ struct ProgramBuilder {
     }
 
     /// Written to a temporary file and renamed, so a concurrent reader never sees half a binary.
-    private func store(_ binary: Data, at file: URL) {
+    /// A cache that cannot be written costs only the next start's build time, so a failure
+    /// here is a note (naming the folder and where it comes from), not an error.
+    private mutating func store(_ binary: Data, at file: URL) {
         let dir = file.deletingLastPathComponent()
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let temporary = dir.appendingPathComponent(".\(file.lastPathComponent).\(getpid()).tmp")
         do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try binary.write(to: temporary)
             guard rename(temporary.path, file.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
+            let origin = ProcessInfo.processInfo.environment["SWIFT_VAE_KERNEL_CACHE"].map { _ in " (from SWIFT_VAE_KERNEL_CACHE)" } ?? ""
+            repairNote = (repairNote.map { $0 + "; " } ?? "")
+                + "the kernel cache folder \(dir.path)\(origin) cannot be written (\(error.localizedDescription)); kernels will be rebuilt at each start"
         }
     }
 }

@@ -182,6 +182,10 @@ import Testing
         #expect(notes.count == 1 && notes[0].contains("deleted it and rebuilt the kernels"), "\(repaired.error)")
         let again = try vae(evaluate, in: dir, environment: cache)
         #expect(again.status == 0 && !again.error.contains("damaged"), "\(again.error)")
+        // A cache variable that names a file: the run works and says the cache is off.
+        let unusable = try vae(evaluate, in: dir, environment: ["SWIFT_VAE_KERNEL_CACHE": dir + "/run/metrics.csv"])
+        #expect(unusable.status == 0, "\(unusable.error)")
+        #expect(unusable.error.contains("run/metrics.csv (from SWIFT_VAE_KERNEL_CACHE) cannot be written"), "\(unusable.error)")
     }
 }
 
