@@ -66,11 +66,14 @@ struct Evaluate: ParsableCommand {
             }
             let session = try model.session()
             let data = try dataOptions.load(for: session)
+            // Said at once, so a long evaluation is visibly under way from its first second.
+            let progress = importanceSamples > 0
+                ? CountProgress(total: data.count, label: "importance sampling", detail: "K = \(importanceSamples) samples each, after the −ELBO") : nil
             let sampled = try session.negativeELBO(data, seed: seed)
             let mean = try session.negativeELBO(data, seed: seed, meanLatent: true)
             var iwae: Double?
-            if importanceSamples > 0 {
-                let progress = CountProgress(total: data.count, label: "importance sampling", detail: "K = \(importanceSamples) samples each")
+            if let progress {
+                progress.restart()
                 let values = try session.importanceWeightedNegativeLogLikelihood(data, samples: importanceSamples, seed: seed, progress: progress.callAsFunction)
                 iwae = values.reduce(0, +) / Double(values.count)
             }

@@ -79,7 +79,7 @@ final class CountProgress {
     let total: Int
     let label: String
     let live = isatty(STDERR_FILENO) != 0
-    let start = Date()
+    private var start = Date()
     private var lastShown: Date?
     private var lastTenth = 0
 
@@ -87,6 +87,12 @@ final class CountProgress {
         self.total = total
         self.label = label
         Console.err("\(label): \(total) examples, \(detail)\n")
+    }
+
+    /// Starts the clock (for the ETA and the first update) when the counted work begins.
+    func restart() {
+        start = Date()
+        lastShown = nil
     }
 
     func callAsFunction(_ done: Double) {
