@@ -31,7 +31,7 @@ public final class OpenCLBackend: Backend {
         var builder = ProgramBuilder(context: runtime.context, device: device)
         program = try builder.build(options: tiles.buildOptions)
         loadedCachedKernels = builder.usedCache
-        kernelCacheNote = builder.repairNote
+        kernelCacheNote = builder.cacheNote
     }
 
     public var deviceDescription: String { "OpenCL: \(device.summary)" }

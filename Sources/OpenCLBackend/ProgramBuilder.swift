@@ -8,7 +8,7 @@ import Foundation
 /// The cache folder is `$SWIFT_VAE_KERNEL_CACHE`, else `$XDG_CACHE_HOME/swift-vae/kernels`, else
 /// `~/.cache/swift-vae/kernels`. A missing or stale entry just means a fresh build. Each entry
 /// starts with its length and a CRC-32 of its bytes (see `CacheEntry`); an entry that does not
-/// match them, or that the driver rejects, is deleted and rebuilt, and `repairNote` says so.
+/// match them, or that the driver rejects, is deleted and rebuilt, and `cacheNote` says so.
 struct ProgramBuilder {
     let context: cl_context
     let device: OpenCLDevice
@@ -39,13 +39,13 @@ struct ProgramBuilder {
     private(set) var usedCache = false
     /// One line for the user when the last `build` found a damaged cache entry and rebuilt it,
     /// or could not write the cache.
-    private(set) var repairNote: String?
+    private(set) var cacheNote: String?
 
     mutating func build(source: String = Self.combinedSource, options: String) throws(OpenCLError) -> CLProgram {
         let key = fnv1a([device.name, device.driverVersion, device.platformVersion, options, source].joined(separator: "\u{1}"))
         let file = Self.cacheDirectory.appendingPathComponent(String(format: "%016llx.bin", key))
         usedCache = false
-        repairNote = nil
+        cacheNote = nil
         if FileManager.default.fileExists(atPath: file.path) {
             let problem: String
             let stored = try? Data(contentsOf: file)
@@ -60,7 +60,7 @@ struct ProgramBuilder {
                 problem = reason.text
             }
             try? FileManager.default.removeItem(at: file)
-            repairNote = "the cached kernel binary \(file.path) was damaged (\(problem)); deleted it and rebuilt the kernels"
+            cacheNote = "the cached kernel binary \(file.path) was damaged (\(problem)); deleted it and rebuilt the kernels"
         }
         var status: cl_int = 0
         let program: cl_program? = source.withCString { text in
@@ -129,7 +129,7 @@ struct ProgramBuilder {
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             let origin = ProcessInfo.processInfo.environment["SWIFT_VAE_KERNEL_CACHE"].map { _ in " (from SWIFT_VAE_KERNEL_CACHE)" } ?? ""
-            repairNote = (repairNote.map { $0 + "; " } ?? "")
+            cacheNote = (cacheNote.map { $0 + "; " } ?? "")
                 + "the kernel cache folder \(dir.path)\(origin) cannot be written (\(error.localizedDescription)); kernels will be rebuilt at each start"
         }
     }

@@ -87,3 +87,13 @@ public enum FileError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+extension FileError {
+    /// The reason alone, for messages that name the file themselves.
+    var reasonText: String {
+        switch self {
+        case .notWritable(_, let reason), .unreadable(_, let reason): reason
+        default: description
+        }
+    }
+}

@@ -87,13 +87,3 @@ public struct IDXArray: Equatable {
         return out + bytes
     }
 }
-
-extension FileError {
-    /// The reason alone, for messages that name the file themselves.
-    var reasonText: String {
-        switch self {
-        case .notWritable(_, let reason), .unreadable(_, let reason): reason
-        default: description
-        }
-    }
-}
