@@ -6,7 +6,10 @@ import Foundation
 func writeAtomically(_ data: Data, to path: String) throws(FileError) {
     let directory = FileSystem.parent(path)
     let temporary = FileSystem.join(directory, ".\(FileSystem.name(path)).\(getpid()).tmp")
-    let fd = PathBytes.withCString(temporary) { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+    // A fresh file: whatever sits at the temporary name (a stale file, or a planted link to
+    // someone's file) is unlinked, never written through.
+    FileSystem.remove(temporary)
+    let fd = PathBytes.withCString(temporary) { open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644) }
     guard fd >= 0 else { throw .notWritable(path: path, reason: "cannot create a file in \(directory) (\(FileSystem.lastError()))") }
     func fail(_ code: Int32) -> FileError {
         close(fd)

@@ -23,6 +23,10 @@ public enum CheckpointFormat {
             throw .notAModel(path: path, detail: "its \"model\" metadata is missing or not a model configuration")
         }
         do { try model.validate() } catch { throw .notAModel(path: path, detail: "its \"model\" metadata is not usable: \(error)") }
+        // The position fields, when present, are whole numbers in range for every command, not
+        // only for --resume (which also checks that they agree with each other).
+        for field in ["epoch", "epoch_step"] { _ = try integer(c, field, in: 0...Int(Int32.max), path: path) }
+        _ = try integer(c, "step", path: path)
         guard let text = c.metadata["training"] else { return (model, nil) }
         guard let training = try? JSONDecoder().decode(TrainingConfiguration.self, from: Data(text.utf8)) else {
             throw .badMetadata(path: path, field: "training", value: text, expected: "a JSON training configuration")

@@ -48,6 +48,7 @@ public enum MemoryBudget {
         let data = 4 * Double(examples) * Double(m.inputSize)
         for limit in limits {
             try fits(largest: 4 * p.largest, what: "the layer \(p.layer) of the model \(summary(m)) (--hidden, --latent)", limit)
+            try fits(largest: data, what: "the training set (\(examples) examples of \(m.inputSize) values; --data, --limit), which lives on the device,", limit)
             try fits(largest: 4 * Double(t.batchSize) * Double(t.samples) * Double(max(m.inputSize, m.hiddenSizes.max() ?? 0)),
                      what: "one batch's activations (--batch-size \(t.batchSize) × --samples \(t.samples))", limit)
             let total = state + activations + data

@@ -98,8 +98,19 @@ public final class RunFolderLock {
     public init(folder: String) throws(FileError) {
         self.folder = folder
         let path = FileSystem.join(folder, RunFolder.lock)
-        let fd = PathBytes.withCString(path) { open($0, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
-        guard fd >= 0 else { throw .notWritable(path: path, reason: FileSystem.lastError()) }
+        // O_NOFOLLOW and the checks below: a lock file planted as a link to someone's file must
+        // not be truncated through.
+        let fd = PathBytes.withCString(path) { open($0, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644) }
+        let planted = FileError.notWritable(path: path, reason: "it is not a swift-vae lock file (a link, or a file with other contents); remove it if no vae process runs there")
+        guard fd >= 0 else {
+            if errno == ELOOP { throw planted }
+            throw .notWritable(path: path, reason: "cannot open it as a lock file (\(FileSystem.lastError()))")
+        }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_nlink == 1, status.st_size < 64 else {
+            close(fd)
+            throw planted
+        }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
             close(fd)

@@ -67,6 +67,11 @@ import Testing
         try tampered(dir, "huge") { $0.metadata["model"] = "{\"inputSize\":16,\"hiddenSizes\":[100000000000],\"latentSize\":2,\"activation\":\"relu\",\"likelihood\":\"bernoulli\",\"sigma\":0.1}" }
         try expectCleanFailure(["sample", "--backend", "cpu", "--checkpoint", "huge"], in: dir,
                                ["checkpoint huge/model.safetensors is damaged: its metadata \"model\"", "more than this machine's memory"])
+        // Every command checks the position fields' types, not only --resume.
+        for name in ["abc", "negative"] {
+            try expectCleanFailure(["evaluate", "--backend", "cpu", "--checkpoint", name, "--data", "data", "--importance-samples", "0"], in: dir,
+                                   ["checkpoint \(name)/model.safetensors is damaged: its metadata \"epoch\""])
+        }
         // The model-using commands check the model metadata too.
         try expectCleanFailure(["evaluate", "--backend", "cpu", "--checkpoint", "model", "--data", "data"], in: dir, ["not a swift-vae checkpoint"])
     }

@@ -77,6 +77,26 @@ import Testing
         #expect(try vae(train + ["--out", "history", "--overwrite"], in: dir).status == 0)
     }
 
+    /// Class 1: a lock file or temporary file planted as a link to someone's file is never
+    /// written through: the lock refuses it, and a temporary name is unlinked before use.
+    @Test func plantedLinksAreNeverWrittenThrough() throws {
+        let dir = try FailureTests.prepared()
+        let precious = dir + "/precious.txt"
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: precious))
+        let train = ["train", "--backend", "cpu", "--data", "data", "--epochs", "1", "--batch-size", "16", "--hidden", "8", "--latent", "2"]
+        for (folder, link) in [("soft", { try FileManager.default.createSymbolicLink(atPath: $0, withDestinationPath: precious) }),
+                               ("hard", { try FileManager.default.linkItem(atPath: precious, toPath: $0) })] as [(String, (String) throws -> Void)] {
+            try FileManager.default.createDirectory(atPath: "\(dir)/\(folder)", withIntermediateDirectories: true)
+            try link("\(dir)/\(folder)/.vae.lock")
+            try expectCleanFailure(train + ["--out", folder], in: dir, ["\(folder)/.vae.lock", "not a swift-vae lock file"])
+        }
+        let target = dir + "/out.txt"
+        try FileManager.default.createSymbolicLink(atPath: "\(dir)/.out.txt.\(getpid()).tmp", withDestinationPath: precious)
+        try writeTextAtomically("new", to: target)
+        #expect(fileBytes(precious) == Data("keep me".utf8))
+        #expect(fileBytes(target) == Data("new".utf8))
+    }
+
     /// Class 2: a second writer is refused at once, naming the folder and the holder's PID; the
     /// default folder moves on instead; the lock dies with its process (SIGKILL included).
     @Test func aRunFolderHasOneWriter() throws {
