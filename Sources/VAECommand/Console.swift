@@ -9,7 +9,7 @@ import VAE
 enum Console {
     private static let failed = Mutex<(out: Bool, err: Bool)>((false, false))
 
-    /// Makes the process safe to write from and to stop: Ctrl-C and SIGTERM are delivered; writes to a closed pipe or past a file-size limit
+    /// Makes the process safe to write from and to stop: Ctrl-C, SIGTERM and SIGHUP are delivered; writes to a closed pipe or past a file-size limit
     /// return an error instead of killing the process, and closed standard descriptors are
     /// reopened on /dev/null so no file the program opens can take their numbers.
     static func prepareProcess() {
@@ -17,7 +17,7 @@ enum Console {
         // must always arrive, for every command.
         var stops = sigset_t()
         sigemptyset(&stops)
-        for s in [SIGINT, SIGTERM] { sigaddset(&stops, s) }
+        for s in InterruptRequest.signals { sigaddset(&stops, s) }
         pthread_sigmask(SIG_UNBLOCK, &stops, nil)
         signal(SIGPIPE, SIG_IGN)
         signal(SIGXFSZ, SIG_IGN)

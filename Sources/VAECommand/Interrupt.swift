@@ -2,12 +2,13 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// Turns the first Ctrl-C (SIGINT) or SIGTERM into a request to stop after the current step; a
-/// second one ends the process at once. (`sources` is touched only in init and deinit.)
+/// Turns the first Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal went away) into a request
+/// to stop after the current step, with a checkpoint; a second one ends the process at once.
+/// (`sources` is touched only in init and deinit.)
 final class InterruptRequest: @unchecked Sendable {
     private let requested = Atomic<Bool>(false)
     private var sources: [DispatchSourceSignal] = []
-    private static let signals = [SIGINT, SIGTERM]
+    static let signals = [SIGINT, SIGTERM, SIGHUP]
 
     init() {
         // `Console.prepareProcess` has unblocked them.

@@ -132,8 +132,10 @@ import Testing
         #expect(error?.description.contains("reconstruction term") == true)
     }
 
-    /// Ctrl-C stops after the current step with a checkpoint; --resume finishes the epoch.
-    @Test func interruptWritesACheckpointThatResumes() throws {
+    /// Ctrl-C (or SIGHUP, when the terminal goes away) stops after the current step with a
+    /// checkpoint; --resume finishes the epoch.
+    @Test(arguments: [SIGINT, SIGHUP])
+    func interruptWritesACheckpointThatResumes(_ signal: Int32) throws {
         let dir = try temporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
         try writeIDXDataset(to: dir + "/data", count: 2000, side: 16, testCount: 20)
@@ -154,7 +156,7 @@ import Testing
             if chunk.isEmpty { break }
             seen += String(decoding: chunk, as: UTF8.self)
         }
-        kill(process.processIdentifier, SIGINT)
+        kill(process.processIdentifier, signal)
         seen += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 130, "\(seen)")
