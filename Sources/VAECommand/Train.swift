@@ -31,7 +31,8 @@ struct Train: ParsableCommand {
     var out: String?
     @Option(help: "Continue the run in this folder from its model.safetensors (same flags; raise --epochs to train longer).")
     var resume: String?
-    @Flag(help: "Start afresh in an --out folder that already holds a model, replacing it.") var overwrite = false
+    @Flag(help: "Start afresh in an --out folder that holds a run (model.safetensors, metrics.csv) or files in place of its pictures, replacing them.")
+    var overwrite = false
 
     /// Picks the run folder and holds it for the life of the run (see `RunFolderLock`): a
     /// trained model is never replaced unless asked, and two runs never share a folder. The
