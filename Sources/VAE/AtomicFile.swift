@@ -14,7 +14,7 @@ func writeAtomically(_ data: Data, to path: String) throws(FileError) {
     func fail(_ code: Int32) -> FileError {
         close(fd)
         FileSystem.remove(temporary)
-        return code == ENOSPC || code == EDQUOT ? .noSpace(path: path) : .notWritable(path: path, reason: FileSystem.reason(code))
+        return .writing(path, code)
     }
     var written = 0
     let code: Int32? = data.withUnsafeBytes { raw -> Int32? in
@@ -33,7 +33,7 @@ func writeAtomically(_ data: Data, to path: String) throws(FileError) {
     guard close(fd) == 0 else {
         let code = errno
         FileSystem.remove(temporary)
-        throw code == ENOSPC || code == EDQUOT ? .noSpace(path: path) : .notWritable(path: path, reason: FileSystem.reason(code))
+        throw .writing(path, code)
     }
     guard PathBytes.withCString(temporary, { from in PathBytes.withCString(path) { rename(from, $0) } }) == 0 else {
         let reason = FileSystem.lastError()
@@ -92,6 +92,11 @@ public enum FileError: Error, CustomStringConvertible, Equatable {
 }
 
 extension FileError {
+    /// The error of a failed write to `path` with errno `code`: a full disk says so in words.
+    static func writing(_ path: String, _ code: Int32) -> FileError {
+        code == ENOSPC || code == EDQUOT ? .noSpace(path: path) : .notWritable(path: path, reason: FileSystem.reason(code))
+    }
+
     /// The reason alone, for messages that name the file themselves.
     var reasonText: String {
         switch self {

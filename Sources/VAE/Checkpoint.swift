@@ -1,4 +1,3 @@
-import Engine
 import Foundation
 
 /// A set of named float32 tensors with string metadata, stored in the safetensors format:
@@ -66,10 +65,8 @@ public struct Checkpoint: Equatable {
     /// Reads and validates a file; every way it can be wrong is a `CheckpointError` naming it.
     public init(contentsOf path: String) throws(CheckpointError) {
         guard let status = FileStatus(path), status.kind != .directory else { throw .missing(path: path) }
-        // The file is held twice while its tensors are copied out.
-        guard status.size <= MemoryLimits.host.totalBytes / 2 else {
-            throw .truncated(path: path, detail: "it holds \(formatBytes(Double(status.size))), more than fits in \(MemoryLimits.host)")
-        }
+        // FileSystem.read refuses a file over half the memory (it is held twice while its
+        // tensors are copied out) and anything that is not a regular file.
         let bytes: [UInt8]
         do { bytes = try FileSystem.read(path) } catch { throw .unreadable(path: path, reason: error.reasonText) }
         try self.init(parsing: bytes, path: path)
