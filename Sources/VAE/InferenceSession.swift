@@ -14,13 +14,15 @@ public final class InferenceSession {
     let backend: any Backend
     private var parameters: [String: [Float]]
     /// The limits sizes are checked against: the backend's and the host's.
-    public var memoryLimits: [MemoryLimits] { [backend.memoryLimits, .host] }
+    public var memoryLimits: [MemoryLimits] { Self.limits(of: backend) }
+
+    static func limits(of backend: any Backend) -> [MemoryLimits] { [backend.memoryLimits, .host] }
     /// Small graphs built on first use, by purpose and batch size: executor, input, output.
     private var graphs: [String: (Executor, Graph.Tensor, Graph.Tensor)] = [:]
 
     public init(configuration: ModelConfiguration, parameters: [String: [Float]], backend: any Backend) throws {
         try configuration.validate()
-        try MemoryBudget.checkInference(model: configuration, rows: 1, flag: nil, limits: [backend.memoryLimits, .host])
+        try MemoryBudget.checkInference(model: configuration, rows: 1, flag: nil, limits: Self.limits(of: backend))
         self.configuration = configuration
         self.parameters = parameters
         self.backend = backend
@@ -30,11 +32,11 @@ public final class InferenceSession {
     public convenience init(checkpoint: Checkpoint, path: String, backend: any Backend) throws {
         let (configuration, _) = try CheckpointFormat.configurations(checkpoint, path: path)
         do {
-            try MemoryBudget.checkInference(model: configuration, rows: 1, flag: nil, limits: [backend.memoryLimits, .host])
-        } catch {
+            try self.init(configuration: configuration, parameters: [:], backend: backend)
+        } catch let error as ConfigurationError {
+            // The sizes came from the file, not from a flag: name the file.
             throw CheckpointError.badMetadata(path: path, field: "model", value: checkpoint.metadata["model"] ?? "", expected: "a model that fits: \(error)")
         }
-        try self.init(configuration: configuration, parameters: [:], backend: backend)
         let probe = Graph()
         let model = try VariationalAutoencoder(configuration, in: probe)
         for p in model.parameters {
