@@ -25,14 +25,20 @@ public enum CheckpointFormat {
         do { try model.validate() } catch { throw .notAModel(path: path, detail: "its \"model\" metadata is not usable: \(error)") }
         // The position fields, when present, are whole numbers in range for every command, not
         // only for --resume (which also checks that they agree with each other).
-        for field in ["epoch", "epoch_step"] { _ = try integer(c, field, in: 0...Int(Int32.max), path: path) }
-        _ = try integer(c, "step", path: path)
+        _ = try position(c, path: path)
         guard let text = c.metadata["training"] else { return (model, nil) }
         guard let training = try? JSONDecoder().decode(TrainingConfiguration.self, from: Data(text.utf8)) else {
             throw .badMetadata(path: path, field: "training", value: text, expected: "a JSON training configuration")
         }
         do { try training.validate() } catch { throw .badMetadata(path: path, field: "training", value: text, expected: "usable training flags (\(error))") }
         return (model, training)
+    }
+
+    /// The position in training: completed epochs, steps done of the epoch in flight, and
+    /// completed steps in all. Each is nil when absent; a present one must be a whole number in range.
+    static func position(_ c: Checkpoint, path: String) throws(CheckpointError) -> (epoch: Int?, epochStep: Int?, step: Int?) {
+        (try integer(c, "epoch", in: 0...Int(Int32.max), path: path), try integer(c, "epoch_step", in: 0...Int(Int32.max), path: path),
+         try integer(c, "step", path: path))
     }
 
     /// A metadata field that must be a whole number in `range` (nil when absent).

@@ -178,15 +178,14 @@ public final class Trainer {
                 throw CheckpointError.configurationMismatch(path: path, detail: "it was trained on another training set (\(stored)) than this command selects (\(data)); use the run's --data, --limit and --exclude-classes")
             }
         }
-        func position(_ field: String, in range: ClosedRange<Int>) throws -> Int {
-            guard let value = try CheckpointFormat.integer(checkpoint, field, in: range, path: path) else {
-                throw CheckpointError.badMetadata(path: path, field: field, value: "(missing)", expected: "a whole number")
-            }
+        let stored = try CheckpointFormat.position(checkpoint, path: path)
+        func required(_ value: Int?, _ field: String) throws -> Int {
+            guard let value else { throw CheckpointError.badMetadata(path: path, field: field, value: "(missing)", expected: "a whole number") }
             return value
         }
-        let epochs = try position("epoch", in: 0...Int(Int32.max))
-        let inEpoch = try position("epoch_step", in: 0...Int(Int32.max))
-        let steps = try position("step", in: 0...Int(Int64.max))
+        let epochs = try required(stored.epoch, "epoch")
+        let inEpoch = try required(stored.epochStep, "epoch_step")
+        let steps = try required(stored.step, "step")
         guard inEpoch < stepsPerEpoch else {
             throw CheckpointError.configurationMismatch(path: path, detail: "it stopped at step \(inEpoch) of an epoch that now has \(stepsPerEpoch) steps (was the data set changed?)")
         }
