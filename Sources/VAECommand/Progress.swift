@@ -47,11 +47,6 @@ final class ProgressDisplay {
         if live { Console.err("\r\u{1B}[K") }
         say(line)
     }
-
-    private func clock(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        return String(format: "%d:%02d", s / 60, s % 60)
-    }
 }
 
 /// metrics.csv: one row per epoch, rewritten through a temporary file so it is never half-written.
@@ -108,10 +103,11 @@ final class CountProgress {
         let text = String(format: "%@: %.1f/%d examples, ETA %@", label, done, total, clock(eta))
         Console.err(live ? "\r" + text + (done >= Double(total) ? "\n" : "") : text + "\n")
     }
+}
 
-    private func clock(_ seconds: Double) -> String {
-        guard seconds.isFinite, seconds < 1e9 else { return "unknown" }
-        let s = Int(seconds)
-        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
-    }
+/// An ETA as m:ss, or h:mm:ss from an hour on; "unknown" when it cannot be estimated.
+private func clock(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0, seconds < 1e9 else { return "unknown" }
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
 }
