@@ -31,6 +31,8 @@ public final class CPUBackend: Backend {
     /// The same for loops whose elements cost a transcendental function or more (loss, Adam, sampling).
     let expensiveGrain = 16_384
     let threads: Int
+    /// Scratch memory of the convolutions (patches, transposed copies), by slot; grown on demand.
+    private var scratchSlots: [Int: CPUBuffer] = [:]
 
     /// - Parameter threads: cores to use (OpenBLAS's and ours); nil for all of them.
     public init(threads: Int? = nil) {
@@ -69,6 +71,15 @@ public final class CPUBackend: Backend {
 
     public func synchronize() throws {}
 
+    /// Scratch slot `slot` holding at least `count` floats (contents undefined).
+    func scratch(_ slot: Int, count: Int) throws -> UnsafeMutablePointer<Float> {
+        if let s = scratchSlots[slot], s.byteCount >= count * 4 { return s.floats }
+        scratchSlots[slot] = nil
+        let fresh = try host(allocate(bytes: count * 4))
+        scratchSlots[slot] = fresh
+        return fresh.floats
+    }
+
     public func execute(_ op: Op, inputs: [TensorBuffer], outputs: [TensorBuffer], context: RunContext) throws {
         let x = try inputs.map { try host($0.buffer) }
         let y = try outputs.map { try host($0.buffer) }
@@ -86,6 +97,17 @@ public final class CPUBackend: Backend {
             activationGradient(act, dx: y[0].floats, y: x[0].floats, dy: x[1].floats, count: s[0].count)
         case .add:
             add(c: y[0].floats, a: x[0].floats, b: x[1].floats, count: s[0].count)
+        case .reshape:
+            if y[0] !== x[0] { y[0].raw.copyMemory(from: x[0].raw, byteCount: inputs[0].spec.byteCount) }
+        case .conv2d(let g, let act, let bias):
+            try conv2d(g, act, y: y[0].floats, x: x[0].floats, weight: x[1].floats, bias: bias ? x[2].floats : nil,
+                       input: ImageShape(s[0]), kernel: ImageShape(s[1]), output: ImageShape(outputs[0].spec.shape))
+        case .convTranspose2d(let g, let act, let bias):
+            try convTranspose2d(g, act, y: y[0].floats, x: x[0].floats, weight: x[1].floats, bias: bias ? x[2].floats : nil,
+                                input: ImageShape(s[0]), kernel: ImageShape(s[1]), output: ImageShape(outputs[0].spec.shape))
+        case .conv2dWeightGradient(let g, let kh, let kw):
+            try conv2dWeightGradient(g, dw: y[0].floats, x: x[0].floats, dy: x[1].floats, input: ImageShape(s[0]),
+                                     gradient: ImageShape(s[1]), kernelHeight: kh, kernelWidth: kw)
         case .reduce(let r, let axis):
             reduce(r, axis, y: y[0].floats, x: x[0].floats, shape: s[0])
         case .broadcast(let shape, let scale):

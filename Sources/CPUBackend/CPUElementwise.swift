@@ -65,6 +65,7 @@ extension CPUBackend {
     /// fixed 4096-element chunks (in float64), added in order. Both are deterministic.
     /// Log-sum-exp subtracts the maximum first: log Σ exp(x) = m + log Σ exp(x − m).
     func reduce(_ r: Reduction, _ axis: ReductionAxis, y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, shape: Shape) {
+        if axis == .channels { return reduceChannels(r, y: y, x: x, shape: shape) }  // sum or mean (the shape rule refuses log-sum-exp)
         if r == .logSumExp {
             let (m, n) = axis == .all ? (shape.count, 1) : (shape.rows, shape.columns)
             for j in 0..<n {
@@ -89,7 +90,7 @@ extension CPUBackend {
                 }
                 for j in cols { y[j] *= scale }
             }
-        case .all:
+        case .all, .channels:
             let count = shape.count
             let chunk = 4096
             var total = 0.0

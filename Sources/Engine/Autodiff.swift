@@ -75,9 +75,31 @@ extension Graph {
             return [try single(.activationGradient(act), [node.outputs[0], dy])]
         case .add:
             return [dOut[0], dOut[0]]
+        case .reshape:
+            guard let dy = dOut[0] else { return [nil] }
+            return [try reshape(dy, shape(x[0]))]
+        case .conv2d(let geometry, let act, let bias):
+            guard let dy = dOut[0] else { return x.map { _ in nil } }
+            let g = act == .identity ? dy : try single(.activationGradient(act), [node.outputs[0], dy])
+            let input = ImageShape(shape(x[0])), kernel = ImageShape(shape(x[1]))
+            let back = geometry.restoring(height: input.height, width: input.width, kernelHeight: kernel.height, kernelWidth: kernel.width)
+            return [
+                needs[0] ? try single(.convTranspose2d(back, activation: .identity, bias: false), [g, x[1]]) : nil,
+                needs[1] ? try single(.conv2dWeightGradient(geometry, kernelHeight: kernel.height, kernelWidth: kernel.width), [x[0], g]) : nil,
+            ] + (bias ? [needs[2] ? try sum(g, over: .channels) : nil] : [])
+        case .convTranspose2d(let geometry, let act, let bias):
+            guard let dy = dOut[0] else { return x.map { _ in nil } }
+            let g = act == .identity ? dy : try single(.activationGradient(act), [node.outputs[0], dy])
+            let kernel = ImageShape(shape(x[1]))
+            let forward = geometry.withoutOutputPadding
+            return [
+                needs[0] ? try single(.conv2d(forward, activation: .identity, bias: false), [g, x[1]]) : nil,
+                needs[1] ? try single(.conv2dWeightGradient(forward, kernelHeight: kernel.height, kernelWidth: kernel.width), [g, x[0]]) : nil,
+            ] + (bias ? [needs[2] ? try sum(g, over: .channels) : nil] : [])
         case .reduce(let r, let axis):
             guard let dy = dOut[0] else { return [nil] }
             if r == .logSumExp { throw refuse("log-sum-exp is for evaluation; its gradient is not implemented") }
+            if axis == .channels { throw refuse("the per-channel sum is a bias gradient; its own gradient is not implemented") }
             let s = shape(x[0])
             let n = axis == .all ? s.count : s.rows
             return [try single(.broadcast(s, scale: r == .mean ? 1 / Float(n) : 1), [dy])]
@@ -100,7 +122,7 @@ extension Graph {
             return [nil] + (try apply(.vaeLossGradient(objective), x + [dl]))
         case .gather:
             throw refuse("gather reads data rows; gradients into its table are not supported")
-        case .activationGradient, .reparameterizeGradient, .vaeLossGradient:
+        case .activationGradient, .reparameterizeGradient, .vaeLossGradient, .conv2dWeightGradient:
             throw refuse("second derivatives are not supported")
         case .randomNormal:
             return []

@@ -95,12 +95,16 @@ public final class Executor {
             stack += graph.nodes[n].inputs.compactMap { graph.tensors[$0.id].producer }
         }
         let order = schedule(needed.sorted())
-        let keep = Set(outputs.map(\.id))
+        // A reshape's output is a view: it shares the buffer of its input's root tensor.
+        var root: [Int: Int] = [:]
+        func rootOf(_ id: Int) -> Int { root[id] ?? id }
+        for n in order { if case .reshape = graph.nodes[n].op { root[graph.nodes[n].outputs[0].id] = rootOf(graph.nodes[n].inputs[0].id) } }
+        let keep = Set(outputs.map { rootOf($0.id) })
 
-        // Last use of each computed tensor within the plan.
+        // Last use of each computed tensor (by root) within the plan.
         var lastUse: [Int: Int] = [:]
         for (position, n) in order.enumerated() {
-            for t in graph.nodes[n].inputs { lastUse[t.id] = position }
+            for t in graph.nodes[n].inputs { lastUse[rootOf(t.id)] = position }
         }
 
         var free: [any DeviceBuffer] = []
@@ -109,11 +113,12 @@ public final class Executor {
         var naive = 0
         var steps: [Plan.Step] = []
         func bind(_ t: Graph.Tensor) -> TensorBuffer? {
-            let buffer = persistent[t.id] ?? assigned[t.id]
+            let buffer = persistent[rootOf(t.id)] ?? assigned[rootOf(t.id)]
             return buffer.map { TensorBuffer($0, graph.spec(t)) }
         }
         for (position, n) in order.enumerated() {
             let node = graph.nodes[n]
+            if case .reshape = node.op { continue }
             var outs: [TensorBuffer] = []
             for t in node.outputs {
                 let bytes = max(graph.spec(t).byteCount, 4)
@@ -142,9 +147,10 @@ public final class Executor {
             }
             steps.append(Plan.Step(op: node.op, inputs: ins, outputs: outs))
             // Inputs whose last use is this node die now; outputs nobody reads die at once.
-            let dying = node.inputs.filter { lastUse[$0.id] == position } + node.outputs.filter { lastUse[$0.id] == nil }
-            for t in dying where !keep.contains(t.id) && graph.tensors[t.id].producer != nil {
-                if let b = assigned[t.id], !free.contains(where: { $0 === b }) { free.append(b) }
+            let dying = node.inputs.map { rootOf($0.id) }.filter { lastUse[$0] == position }
+                + node.outputs.map(\.id).filter { lastUse[$0] == nil }
+            for id in dying where !keep.contains(id) && graph.tensors[id].producer != nil {
+                if let b = assigned[id], !free.contains(where: { $0 === b }) { free.append(b) }
             }
         }
         var fetchable: [Int: TensorBuffer] = [:]

@@ -90,6 +90,9 @@ public final class Graph {
 
     private func addLeaf(_ spec: TensorSpec, _ role: TensorRole, name: String?) throws(GraphError) -> Tensor {
         guard spec.checkedByteCount != nil else { throw .tooLarge(what: name.map { "tensor \"\($0)\"" } ?? "a constant", shape: spec.shape) }
+        guard (1...4).contains(spec.shape.rank) else {
+            throw .shapeMismatch(op: name.map { "tensor \"\($0)\"" } ?? "a constant", detail: "shape \(spec.shape) must have rank 1 to 4")
+        }
         if let name {
             guard names.insert(name).inserted else { throw .nameInUse(name) }
         }
@@ -160,6 +163,31 @@ public final class Graph {
     }
 
     public func add(_ a: Tensor, _ b: Tensor) throws(GraphError) -> Tensor { try single(.add, [a, b]) }
+
+    /// The same elements viewed as `shape` (same count, rank 1 to 4); copies nothing.
+    public func reshape(_ x: Tensor, _ shape: Shape) throws(GraphError) -> Tensor { try single(.reshape(shape), [x]) }
+
+    /// [N, …] viewed as [N, rest]: the rows a dense layer takes.
+    public func flatten(_ x: Tensor) throws(GraphError) -> Tensor {
+        let s = shape(x)
+        return s.rank == 2 ? x : try reshape(x, Shape(s.rows, s.columns))
+    }
+
+    /// act(conv(x, W) + b): x [N, C, H, W], W [O, C, kh, kw], b [O] (or none) → [N, O, Ho, Wo].
+    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0,
+                       activation: Activation = .identity) throws(GraphError) -> Tensor {
+        try single(.conv2d(ConvolutionGeometry(stride: stride, padding: padding), activation: activation, bias: bias != nil),
+                   [x, weight] + (bias.map { [$0] } ?? []))
+    }
+
+    /// act(convᵀ(x, W) + b): x [N, Cin, H, W], W [Cin, Cout, kh, kw], b [Cout] (or none) →
+    /// [N, Cout, (H−1)s−2p+kh+outputPadding, (W−1)s−2p+kw+outputPadding].
+    public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0,
+                                outputPadding: Int = 0, activation: Activation = .identity) throws(GraphError) -> Tensor {
+        try single(.convTranspose2d(ConvolutionGeometry(stride: stride, padding: padding, outputPadding: outputPadding),
+                                    activation: activation, bias: bias != nil),
+                   [x, weight] + (bias.map { [$0] } ?? []))
+    }
 
     public func sum(_ x: Tensor, over axis: ReductionAxis = .all) throws(GraphError) -> Tensor {
         try single(.reduce(.sum, axis), [x])

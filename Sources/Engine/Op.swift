@@ -68,8 +68,9 @@ public struct VAEObjective: Hashable, Sendable {
 public enum Reduction: Hashable, Sendable { case sum, mean, logSumExp }
 
 /// What a reduction collapses: `.rows` turns an M×N matrix into its N column totals
-/// (the bias gradient); `.all` turns any tensor into a scalar.
-public enum ReductionAxis: Hashable, Sendable { case rows, all }
+/// (the bias gradient); `.channels` turns [N, C, H, W] (or [N, C]) into its C channel totals
+/// over batch and pixels (a convolution's bias gradient); `.all` turns any tensor into a scalar.
+public enum ReductionAxis: Hashable, Sendable { case rows, channels, all }
 
 /// Adam's hyperparameters. The bias-correction step t is `RunContext.step + 1`.
 public struct AdamHyperparameters: Hashable, Sendable {
@@ -110,6 +111,22 @@ public enum Op: Hashable, Sendable {
     case activationGradient(Activation)
     /// c = a + b, element-wise, same shapes.
     case add
+    /// The same elements under another shape with the same count: a view. The executor gives
+    /// the output the input's buffer and runs nothing; a backend asked to run it copies.
+    case reshape(Shape)
+    /// y = act(conv(x, W) + b), a cross-correlation as in PyTorch's `Conv2d`:
+    /// y[n,o,v,u] = act(b[o] + Σ_{c,i,j} W[o,c,i,j]·x[n,c,v·s−p+i,u·s−p+j]), zero outside x.
+    /// Inputs: x [N, C, H, W], W [O, C, kh, kw], and b [O] when `bias`. Output: [N, O, Ho, Wo].
+    case conv2d(ConvolutionGeometry, activation: Activation, bias: Bool)
+    /// y = act(convᵀ(x, W) + b), as PyTorch's `ConvTranspose2d`: each input pixel scatters
+    /// W[c,·,·,·]·x[n,c,v,u] onto the output at (v·s−p, u·s−p). It is the input gradient of
+    /// `conv2d` with the same weight. Inputs: x [N, Cin, H, W], W [Cin, Cout, kh, kw], and b [Cout]
+    /// when `bias`. Output: [N, Cout, (H−1)s−2p+kh+opH, (W−1)s−2p+kw+opW].
+    case convTranspose2d(ConvolutionGeometry, activation: Activation, bias: Bool)
+    /// ∂/∂W of `conv2d`: dW[o,c,i,j] = Σ_{n,v,u} dy[n,o,v,u]·x[n,c,v·s−p+i,u·s−p+j]. Inputs:
+    /// x [N, C, H, W], dy [N, O, Ho, Wo]. Output: dW [O, C, kh, kw]. With x and dy swapped it is
+    /// the weight gradient of `convTranspose2d`.
+    case conv2dWeightGradient(ConvolutionGeometry, kernelHeight: Int, kernelWidth: Int)
     /// Sum or mean over `ReductionAxis`. Input: x. Output: [N] for `.rows`, [1] for `.all`.
     case reduce(Reduction, ReductionAxis)
     /// Repeats a scalar [1] or a row ([N] or [1, N]) into `shape` (whose last extent is N),
@@ -148,6 +165,10 @@ public enum Op: Hashable, Sendable {
         case .activation(let a): "activation(\(a))"
         case .activationGradient(let a): "activationGradient(\(a))"
         case .add: "add"
+        case .reshape(let s): "reshape(\(s))"
+        case .conv2d(let g, let a, _): "conv2d(\(g), \(a))"
+        case .convTranspose2d(let g, let a, _): "convTranspose2d(\(g), \(a))"
+        case .conv2dWeightGradient(let g, let kh, let kw): "conv2dWeightGradient(\(kh)×\(kw), \(g))"
         case .reduce(let r, let axis): "reduce(\(r), \(axis))"
         case .broadcast(let s, _): "broadcast(\(s))"
         case .randomNormal(let s, _): "randomNormal(\(s))"

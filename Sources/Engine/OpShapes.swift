@@ -30,7 +30,9 @@ extension Op {
         switch self {
         case .linear: 3
         case .matmul, .activationGradient, .add, .reparameterize, .reparameterizeGradient, .gather, .sgd: 2
-        case .activation, .reduce, .broadcast: 1
+        case .activation, .reduce, .broadcast, .reshape: 1
+        case .conv2d(_, _, let bias), .convTranspose2d(_, _, let bias): bias ? 3 : 2
+        case .conv2dWeightGradient: 2
         case .randomNormal: 0
         case .adam: 4
         case .vaeLoss(let o): o.kl == .monteCarlo ? 5 : 4
@@ -81,9 +83,20 @@ extension Op {
         case .add:
             try same(0, 1, "a", "b")
             return [inputs[0]]
-        case .reduce(_, let axis):
+        case .reshape(let shape):
+            guard shape.checkedCount == s[0].count, shape.rank >= 1, shape.rank <= 4 else {
+                throw fail("cannot view \(s[0]) (\(s[0].count) elements) as \(shape); a view keeps the count and has rank 1 to 4")
+            }
+            return [TensorSpec(shape)]
+        case .conv2d, .convTranspose2d, .conv2dWeightGradient:
+            return try convolutionSpecs(s, fail: fail)
+        case .reduce(let r, let axis):
             switch axis {
             case .all: return [TensorSpec(.scalar)]
+            case .channels:
+                guard s[0].rank >= 2 else { throw fail("x must be [N, C, …] to sum per channel, got \(s[0])") }
+                guard r != .logSumExp else { throw fail("log-sum-exp per channel is not supported; use .rows or .all") }
+                return [TensorSpec(Shape(s[0].dimensions[1]))]
             case .rows:
                 let (_, n) = try matrix(0, "x")
                 return [TensorSpec(Shape(n))]

@@ -14,7 +14,7 @@ public final class OpenCLBackend: Backend {
     let program: CLProgram
     let tiles: TileConfiguration
     private var kernels: [String: CLKernel] = [:]
-    private var scratch: CLBuffer?
+    private var scratch: [Int: CLBuffer] = [:]
 
     /// Opens a device: `selector` is an index into `OpenCLDevice.all()` or part of a device
     /// name; nil prefers a GPU.
@@ -78,11 +78,12 @@ public final class OpenCLBackend: Backend {
         try check(clFinish(runtime.queue), "clFinish")
     }
 
-    /// A scratch buffer of at least `bytes`, reused by successive ops (the queue is in order).
-    func scratchBuffer(bytes: Int) throws -> CLBuffer {
-        if let s = scratch, s.byteCount >= bytes { return s }
+    /// Scratch buffer `slot` of at least `bytes`, reused by successive ops (the queue is in
+    /// order; a replaced buffer is released by OpenCL only after the work that uses it).
+    func scratchBuffer(slot: Int = 0, bytes: Int) throws -> CLBuffer {
+        if let s = scratch[slot], s.byteCount >= bytes { return s }
         let fresh = try clBuffer(try allocate(bytes: bytes))
-        scratch = fresh
+        scratch[slot] = fresh
         return fresh
     }
 

@@ -79,6 +79,20 @@ extension OpenCLBackend {
         case .add:
             let n = s[0].count
             try launch("add", [y[0], x[0], x[1], try int(n, "add")], global: [n], local: local)
+        case .reshape:
+            let bytes = inputs[0].spec.byteCount
+            if let from = x.first, case .buffer(let a) = from, case .buffer(let b) = y[0], a !== b, bytes > 0 {
+                try check(clEnqueueCopyBuffer(runtime.queue, a.mem, b.mem, 0, 0, bytes, 0, nil, nil), "clEnqueueCopyBuffer")
+            }
+        case .conv2d(let g, let act, let bias):
+            try conv2d(g, act, y: y[0], x: x[0], weight: x[1], bias: bias ? x[2] : nil,
+                       input: ImageShape(s[0]), kernel: ImageShape(s[1]), output: ImageShape(outputs[0].spec.shape))
+        case .convTranspose2d(let g, let act, let bias):
+            try convTranspose2d(g, act, y: y[0], x: x[0], weight: x[1], bias: bias ? x[2] : nil,
+                                input: ImageShape(s[0]), kernel: ImageShape(s[1]), output: ImageShape(outputs[0].spec.shape))
+        case .conv2dWeightGradient(let g, let kh, let kw):
+            try conv2dWeightGradient(g, dw: y[0], x: x[0], dy: x[1], input: ImageShape(s[0]), gradient: ImageShape(s[1]),
+                                     kernelHeight: kh, kernelWidth: kw)
         case .reduce(let r, let axis):
             try reduce(r, axis, y: y[0], x: x[0], shape: s[0])
         case .broadcast(let shape, let scale):
@@ -145,7 +159,7 @@ extension OpenCLBackend {
 
     /// C[M, N] = op(A)·op(B) (+ bias, activation): the register-tiled kernel for the layout when
     /// the matrix holds at least one tile, else the one-element-per-work-item kernel.
-    private func gemm(c: KernelArgument, a: KernelArgument, b: KernelArgument, bias: KernelArgument?, m: Int, n: Int, k: Int,
+    func gemm(c: KernelArgument, a: KernelArgument, b: KernelArgument, bias: KernelArgument?, m: Int, n: Int, k: Int,
                       transposeA: Bool, transposeB: Bool, activation: Activation) throws(OpenCLError) {
         let sizes = [try int(m, "M"), try int(n, "N"), try int(k, "K")]
         let (code, slope) = activation.kernelCode
@@ -169,12 +183,13 @@ extension OpenCLBackend {
     }
 
     private func reduce(_ r: Reduction, _ axis: ReductionAxis, y: KernelArgument, x: KernelArgument, shape: Shape) throws {
+        if axis == .channels { return try reduce_channels(y, x, r, shape: shape) }  // sum or mean (the shape rule refuses log-sum-exp)
         if r == .logSumExp {
             switch axis {
             case .rows:
                 let n = shape.columns
                 try launch("logsumexp_rows", [y, x, try int(shape.rows, "rows"), try int(n, "columns")], global: [n], local: [tiles.local1D])
-            case .all:
+            case .all, .channels:
                 let n = shape.count
                 let parts = (n + reductionChunk - 1) / reductionChunk
                 let partial = try scratchBuffer(bytes: parts * 8)
@@ -189,7 +204,7 @@ extension OpenCLBackend {
             let (m, n) = (shape.rows, shape.columns)
             try launch("reduce_rows", [y, x, try int(m, "rows"), try int(n, "columns"), .float(r == .mean ? 1 / Float(m) : 1)],
                        global: [n], local: [tiles.local1D])
-        case .all:
+        case .all, .channels:
             let n = shape.count
             let parts = (n + reductionChunk - 1) / reductionChunk
             let partial = try scratchBuffer(bytes: parts * 4)

@@ -21,6 +21,7 @@ struct ProgramBuilder {
         ("elementwise.cl", PackageResources.elementwise_cl),
         ("sampling.cl", PackageResources.sampling_cl),
         ("loss.cl", PackageResources.loss_cl),
+        ("conv.cl", PackageResources.conv_cl),
         ("optim.cl", PackageResources.optim_cl),
     ]
 
