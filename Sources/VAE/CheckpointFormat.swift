@@ -19,8 +19,9 @@ public enum CheckpointFormat {
         guard c.metadata["format"] == identifier else {
             throw .notAModel(path: path, detail: "its metadata has no \"format\": \"\(identifier)\"")
         }
-        guard let text = c.metadata["model"], let model = try? JSONDecoder().decode(ModelConfiguration.self, from: Data(text.utf8)) else {
-            throw .notAModel(path: path, detail: "its \"model\" metadata is missing or not a model configuration")
+        guard let text = c.metadata["model"] else { throw .notAModel(path: path, detail: "its \"model\" metadata is missing") }
+        guard let model = try? JSONDecoder().decode(ModelConfiguration.self, from: Data(text.utf8)) else {
+            throw .notAModel(path: path, detail: "its model \"\(text.prefix(200))\" is not a built-in architecture (a model defined in Swift loads through InferenceSession(architecture:checkpoint:path:backend:))")
         }
         do { try model.validate() } catch { throw .notAModel(path: path, detail: "its \"model\" metadata is not usable: \(error)") }
         // The position fields, when present, are whole numbers in range for every command, not
@@ -62,8 +63,20 @@ public enum CheckpointFormat {
         return t.values
     }
 
-    static func summary(_ m: ModelConfiguration) -> String {
-        "\(([m.inputSize] + m.hiddenSizes + [m.latentSize]).map(String.init).joined(separator: "-")) \(m.activation) \(m.likelihood.rawValue)"
+    /// Throws unless the checkpoint holds a model of `architecture`: for a built-in one, the
+    /// same configuration (older checkpoints read with defaults); otherwise the same identity.
+    static func checkArchitecture(_ c: Checkpoint, matches architecture: any VAEArchitecture, path: String) throws(CheckpointError) {
+        if let expected = architecture as? ModelConfiguration {
+            let (stored, _) = try configurations(c, path: path)
+            guard stored == expected else {
+                throw .configurationMismatch(path: path, detail: "it holds a different model (\(stored.summary)) than the flags ask for (\(expected.summary))")
+            }
+            return
+        }
+        guard c.metadata["format"] == identifier else { throw .notAModel(path: path, detail: "its metadata has no \"format\": \"\(identifier)\"") }
+        guard let stored = c.metadata["model"], stored == architecture.identity else {
+            throw .configurationMismatch(path: path, detail: "it holds the model \"\(c.metadata["model"]?.prefix(200) ?? "(none)")\", not \"\(architecture.identity.prefix(200))\"")
+        }
     }
 
     /// The checkpoint file of a path that is either the file or a run folder.

@@ -18,11 +18,30 @@ public enum Schedule: String, Codable, CaseIterable, Sendable {
     case alternating
 }
 
-/// The architecture: what a checkpoint must match to be loaded into a model.
+/// The built-in network families.
+public enum ArchitectureKind: String, Codable, CaseIterable, Sendable {
+    /// Fully connected encoder and mirrored decoder (`hiddenSizes`).
+    case mlp
+    /// Strided convolutions, a dense layer, and mirrored transposed convolutions (see `BuiltInModels.swift`).
+    case conv
+}
+
+/// A built-in architecture: what a checkpoint must match to be loaded into a model.
 public struct ModelConfiguration: Codable, Equatable, Sendable {
+    public var architecture = ArchitectureKind.mlp
+    /// D, the values per example (C·H·W for images).
     public var inputSize = 784
+    /// Hidden layer widths of the MLP.
     public var hiddenSizes = [400]
     public var latentSize = 20
+    /// C, H, W of one example for the conv architecture (from the data).
+    public var imageShape = [1, 28, 28]
+    /// Output channels of the encoder's convolutions (the decoder mirrors them).
+    public var convChannels = [32, 64]
+    /// Kernel size of every convolution; stride 2, padding (kernel − 1)/2.
+    public var kernelSize = 4
+    /// Width of the dense layer between the convolutions and the latent layers.
+    public var denseWidth = 256
     /// An `Activation` name: relu, leaky-relu, sigmoid, tanh, softplus, identity.
     public var activation = "relu"
     public var likelihood = LikelihoodKind.bernoulli
@@ -30,6 +49,24 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     public var sigma: Float = 0.1
 
     public init() {}
+
+    /// Reads checkpoints written before the conv architecture existed: fields they lack take
+    /// their defaults (an MLP).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ModelConfiguration()
+        architecture = try c.decodeIfPresent(ArchitectureKind.self, forKey: .architecture) ?? d.architecture
+        inputSize = try c.decode(Int.self, forKey: .inputSize)
+        hiddenSizes = try c.decode([Int].self, forKey: .hiddenSizes)
+        latentSize = try c.decode(Int.self, forKey: .latentSize)
+        imageShape = try c.decodeIfPresent([Int].self, forKey: .imageShape) ?? d.imageShape
+        convChannels = try c.decodeIfPresent([Int].self, forKey: .convChannels) ?? d.convChannels
+        kernelSize = try c.decodeIfPresent(Int.self, forKey: .kernelSize) ?? d.kernelSize
+        denseWidth = try c.decodeIfPresent(Int.self, forKey: .denseWidth) ?? d.denseWidth
+        activation = try c.decode(String.self, forKey: .activation)
+        likelihood = try c.decode(LikelihoodKind.self, forKey: .likelihood)
+        sigma = try c.decode(Float.self, forKey: .sigma)
+    }
 
     /// The Engine's likelihood.
     public var engineLikelihood: Likelihood {
@@ -53,6 +90,7 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
             throw .invalid("--activation", activation, "one of \(Activation.all.map(\.description).joined(separator: ", "))")
         }
         guard sigma.isFinite, sigma > 0 else { throw .invalid("--sigma", "\(sigma)", "a finite positive standard deviation") }
+        if architecture == .conv { try validateConvolutions() }
     }
 }
 

@@ -18,11 +18,11 @@ extension InferenceSession {
     /// to whole batches, and `x`, the batch gathered at the run's cursor.
     func datasetGraph(_ data: Dataset, batch: Int) throws -> (Graph, VariationalAutoencoder, x: Graph.Tensor, setUp: (Executor) throws -> Void) {
         guard data.count > 0 else { throw DataError.empty(path: "the evaluation set") }
-        guard data.exampleSize == configuration.inputSize else {
-            throw DataError.inputSizeMismatch(dataSize: data.exampleSize, modelSize: configuration.inputSize)
+        guard data.exampleSize == architecture.exampleSize else {
+            throw DataError.inputSizeMismatch(dataSize: data.exampleSize, modelSize: architecture.exampleSize)
         }
         let g = Graph()
-        let model = try VariationalAutoencoder(configuration, in: g)
+        let model = try VariationalAutoencoder(architecture, in: g)
         let table = try g.input("data", Shape(data.count, data.exampleSize))
         let batches = (data.count + batch - 1) / batch
         let order = try g.input("data.order", Shape(batches * batch), .int32)
@@ -54,7 +54,7 @@ extension InferenceSession {
         if meanLatent {
             let (mu, lv) = try model.encode(x, in: g)
             terms = try g.vaeLoss(data: x, decoded: try model.decode(mu, in: g), mean: mu, logVariance: lv,
-                                  objective: VAEObjective(likelihood: configuration.engineLikelihood)).terms
+                                  objective: VAEObjective(likelihood: architecture.decoderLikelihood)).terms
         } else {
             terms = try model.negativeELBO(x, in: g, seed: seed).terms
         }
@@ -95,13 +95,13 @@ extension InferenceSession {
         let k = min(chunk, samples)
         let (g, model, x, setUp) = try datasetGraph(data, batch: 1)
         let (mu, lv) = try model.encode(x, in: g)
-        let latent = Shape(k, configuration.latentSize)
+        let latent = Shape(k, architecture.latentSize)
         let mus = try g.apply(.broadcast(latent, scale: 1), [mu])[0]
         let lvs = try g.apply(.broadcast(latent, scale: 1), [lv])[0]
-        let xs = try g.apply(.broadcast(Shape(k, configuration.inputSize), scale: 1), [x])[0]
+        let xs = try g.apply(.broadcast(Shape(k, architecture.exampleSize), scale: 1), [x])[0]
         let z = try g.reparameterize(mean: mus, logVariance: lvs, seed: seed ^ 0x1_3A5E)
         let terms = try g.vaeLoss(data: xs, decoded: try model.decode(z, in: g), mean: mus, logVariance: lvs, z: z,
-                                  objective: VAEObjective(likelihood: configuration.engineLikelihood, kl: .monteCarlo)).terms
+                                  objective: VAEObjective(likelihood: architecture.decoderLikelihood, kl: .monteCarlo)).terms
         // log w_k = −(reconstruction_k + KL_k): a [k, 2]·[2, 1] product with −1s.
         let logWeights = try g.matmul(terms, try g.constant([-1, -1], Shape(2, 1)))
         let total = try g.apply(.reduce(.logSumExp, .all), [logWeights])[0]
@@ -133,7 +133,7 @@ extension InferenceSession {
         let executor = try makeExecutor(g)
         try setUp(executor)
         let plan = try executor.compile(outputs: [mu, lv])
-        let d = configuration.latentSize
+        let d = architecture.latentSize
         var means: [Float] = [], logVariances: [Float] = []
         for start in stride(from: 0, to: data.count, by: batch) {
             try executor.run(plan, context: RunContext(cursor: start))

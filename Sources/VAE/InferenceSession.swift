@@ -10,7 +10,7 @@ public struct ELBOReport: Equatable, Sendable {
 /// Uses a model's parameters on a backend: evaluates a data set, decodes latents, reconstructs
 /// images. Graphs are built on first use for each batch size and share the parameter values.
 public final class InferenceSession {
-    public let configuration: ModelConfiguration
+    public let architecture: any VAEArchitecture
     let backend: any Backend
     private var parameters: [String: [Float]]
     /// The limits sizes are checked against: the backend's and the host's.
@@ -20,25 +20,41 @@ public final class InferenceSession {
     /// Small graphs built on first use, by purpose and batch size: executor, input, output.
     private var graphs: [String: (Executor, Graph.Tensor, Graph.Tensor)] = [:]
 
-    public init(configuration: ModelConfiguration, parameters: [String: [Float]], backend: any Backend) throws {
-        try configuration.validate()
-        try MemoryBudget.checkInference(model: configuration, rows: 1, flag: nil, limits: Self.limits(of: backend))
-        self.configuration = configuration
+    /// A session on `architecture` with parameter values by name (checked when a graph is built).
+    public init(architecture: any VAEArchitecture, parameters: [String: [Float]], backend: any Backend) throws {
+        if let configuration = architecture as? ModelConfiguration {
+            try configuration.validate()
+            try MemoryBudget.checkInference(model: configuration, rows: 1, flag: nil, limits: Self.limits(of: backend))
+        }
+        self.architecture = architecture
         self.parameters = parameters
         self.backend = backend
     }
 
-    /// A session on a checkpoint's model (its parameters checked against its configuration).
+    /// A session on a checkpoint of a built-in model (its parameters checked against its configuration).
     public convenience init(checkpoint: Checkpoint, path: String, backend: any Backend) throws {
         let (configuration, _) = try CheckpointFormat.configurations(checkpoint, path: path)
         do {
-            try self.init(configuration: configuration, parameters: [:], backend: backend)
+            try self.init(architecture: configuration, parameters: [:], backend: backend)
         } catch let error as ConfigurationError {
             // The sizes came from the file, not from a flag: name the file.
             throw CheckpointError.badMetadata(path: path, field: "model", value: checkpoint.metadata["model"] ?? "", expected: "a model that fits: \(error)")
         }
+        try loadParameters(checkpoint, path: path)
+    }
+
+    /// A session on a checkpoint of `architecture` (a model defined in Swift): the checkpoint's
+    /// "model" metadata must equal `architecture.identity`, and every parameter must be present
+    /// with the shape the architecture gives it.
+    public convenience init(architecture: any VAEArchitecture, checkpoint: Checkpoint, path: String, backend: any Backend) throws {
+        try CheckpointFormat.checkArchitecture(checkpoint, matches: architecture, path: path)
+        try self.init(architecture: architecture, parameters: [:], backend: backend)
+        try loadParameters(checkpoint, path: path)
+    }
+
+    private func loadParameters(_ checkpoint: Checkpoint, path: String) throws {
         let probe = Graph()
-        let model = try VariationalAutoencoder(configuration, in: probe)
+        let model = try VariationalAutoencoder(architecture, in: probe)
         for p in model.parameters {
             parameters[probe.name(p)] = try CheckpointFormat.tensor(checkpoint, probe.name(p), shape: probe.shape(p), path: path)
         }
@@ -69,7 +85,7 @@ public final class InferenceSession {
                      _ build: (Graph, VariationalAutoencoder, Graph.Tensor) throws -> Graph.Tensor) throws -> [Float] {
         if graphs[key] == nil {
             let g = Graph()
-            let model = try VariationalAutoencoder(configuration, in: g)
+            let model = try VariationalAutoencoder(architecture, in: g)
             let x = try g.input("input", shape)
             graphs[key] = (try makeExecutor(g), x, try build(g, model, x))
         }
@@ -82,14 +98,14 @@ public final class InferenceSession {
 
     /// E[x|z] for `count` latent vectors (row-major [count, latent]).
     public func decode(_ latents: [Float], count: Int) throws -> [Float] {
-        try run("decode/\(count)", latents, shape: Shape(count, configuration.latentSize)) { g, model, z in
+        try run("decode/\(count)", latents, shape: Shape(count, architecture.latentSize)) { g, model, z in
             try model.decodedMean(z, in: g)
         }
     }
 
     /// E[x | z = μ(x)] for `count` images: the model's reconstruction through the latent mean.
     public func reconstruct(_ images: [Float], count: Int) throws -> [Float] {
-        try run("reconstruct/\(count)", images, shape: Shape(count, configuration.inputSize)) { g, model, x in
+        try run("reconstruct/\(count)", images, shape: Shape(count, architecture.exampleSize)) { g, model, x in
             try model.decodedMean(try model.encode(x, in: g).mean, in: g)
         }
     }

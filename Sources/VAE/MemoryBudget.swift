@@ -62,8 +62,19 @@ public enum MemoryBudget {
 
     /// Throws unless the model and `rows` examples through it at once fit `limits`; `flag`
     /// names what asked for the rows ("--count 64"), nil for the model alone.
-    public static func checkInference(model m: ModelConfiguration, rows: Double, flag: String?, limits: [MemoryLimits],
+    public static func checkInference(model architecture: any VAEArchitecture, rows: Double, flag: String?, limits: [MemoryLimits],
                                       hostBytesPerRow: Double = 0) throws(ConfigurationError) {
+        guard let m = architecture as? ModelConfiguration, m.architecture == .mlp else {
+            // Other models: the rows' inputs and outputs here; the executor checks every tensor it allocates.
+            for limit in limits {
+                try fits(largest: 4 * rows * Double(architecture.exampleSize), what: flag ?? "a batch", limit)
+                let total = rows * (8 * Double(architecture.exampleSize) + hostBytesPerRow)
+                guard total <= Double(limit.totalBytes) else {
+                    throw .tooLarge(what: flag ?? "a batch", bytes: total, limit: limit, detail: "\(Int(min(rows, 1e18))) examples at once")
+                }
+            }
+            return
+        }
         try checkShape(m)
         let p = parameters(m)
         for limit in limits {

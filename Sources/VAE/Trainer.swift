@@ -42,19 +42,24 @@ public final class Trainer {
     /// Full batches per epoch (the remainder of a shuffle is left for a later epoch).
     public var stepsPerEpoch: Int { examples / training.batchSize }
 
-    public init(model configuration: ModelConfiguration, training: TrainingConfiguration, data: Dataset, backend: any Backend) throws {
-        try configuration.validate()
+    /// A trainer for `architecture` on `data`. `optimizer` defaults to Adam at the training
+    /// configuration's rate (for the alternating schedule: Adam at the E-step and M-step rates).
+    public init(model architecture: any VAEArchitecture, training: TrainingConfiguration, data: Dataset, backend: any Backend,
+                optimizer: (any Optimizer)? = nil) throws {
         guard data.count > 0 else { throw DataError.empty(path: "the training set") }
-        guard data.exampleSize == configuration.inputSize else {
-            throw DataError.inputSizeMismatch(dataSize: data.exampleSize, modelSize: configuration.inputSize)
+        guard data.exampleSize == architecture.exampleSize else {
+            throw DataError.inputSizeMismatch(dataSize: data.exampleSize, modelSize: architecture.exampleSize)
         }
         try training.validate(trainingExamples: data.count)
-        try MemoryBudget.checkTraining(model: configuration, training: training, examples: data.count, limits: [backend.memoryLimits, .host])
+        if let configuration = architecture as? ModelConfiguration {
+            try configuration.validate()
+            try MemoryBudget.checkTraining(model: configuration, training: training, examples: data.count, limits: [backend.memoryLimits, .host])
+        }
         self.training = training
         examples = data.count
         self.data = data.identity
         let g = graph
-        model = try VariationalAutoencoder(configuration, in: g)
+        model = try VariationalAutoencoder(architecture, in: g)
         let table = try g.input("data", Shape(data.count, data.exampleSize))
         order = try g.input("data.order", Shape(data.count), .int32)
         let x = try g.gather(table, indices: order, rows: training.batchSize)
@@ -64,21 +69,18 @@ public final class Trainer {
         let accumulate = try g.update(.sgd(learningRate: -1), [lossSum, loss])
         let parameters = model.parameters
         let gradients = try g.gradients(of: loss, with: parameters)
-        func adam(_ p: Graph.Tensor, _ dp: Graph.Tensor, rate: Float) throws -> Graph.Update {
-            let name = g.name(p)
-            let m = try g.state("optimizer.m.\(name)", g.shape(p)), v = try g.state("optimizer.v.\(name)", g.shape(p))
-            return try g.update(.adam(AdamHyperparameters(learningRate: rate)), [p, dp, m, v])
-        }
         let encoderCount = model.encoderParameters.count
         // Each entry: the updates of one plan of the step.
         let stepUpdates: [[Graph.Update]]
         switch training.schedule {
         case .joint:
-            stepUpdates = [try zip(parameters, gradients).map { try adam($0, $1, rate: training.learningRate) } + [accumulate]]
+            let adam = optimizer ?? Adam(learningRate: training.learningRate)
+            stepUpdates = [try adam.updates(parameters, gradients: gradients, in: g) + [accumulate]]
         case .alternating:
-            let eRate = training.encoderLearningRate ?? training.learningRate, mRate = training.decoderLearningRate ?? training.learningRate
-            stepUpdates = [try (0..<encoderCount).map { try adam(parameters[$0], gradients[$0], rate: eRate) } + [accumulate],
-                           try (encoderCount..<parameters.count).map { try adam(parameters[$0], gradients[$0], rate: mRate) }]
+            let eStep = optimizer ?? Adam(learningRate: training.encoderLearningRate ?? training.learningRate)
+            let mStep = optimizer ?? Adam(learningRate: training.decoderLearningRate ?? training.learningRate)
+            stepUpdates = [try eStep.updates(Array(parameters[..<encoderCount]), gradients: Array(gradients[..<encoderCount]), in: g) + [accumulate],
+                           try mStep.updates(Array(parameters[encoderCount...]), gradients: Array(gradients[encoderCount...]), in: g)]
         }
         let executor = try Executor(graph: g, backend: backend, seed: training.seed)
         let (loss, terms) = (loss, terms)
@@ -150,7 +152,7 @@ public final class Trainer {
     public func checkpoint(metadata: [String: String] = [:]) throws -> Checkpoint {
         var c = Checkpoint(metadata: metadata)
         c.metadata["format"] = CheckpointFormat.identifier
-        c.metadata["model"] = try CheckpointFormat.encode(model.configuration)
+        c.metadata["model"] = model.architecture.identity
         c.metadata["training"] = try CheckpointFormat.encode(training)
         c.metadata["epoch"] = String(epoch)
         c.metadata["step"] = String(step)
@@ -166,10 +168,7 @@ public final class Trainer {
     /// moments, epoch and step. Every tensor must be finite and every position field a whole
     /// number consistent with the others; nothing is changed when the checkpoint is refused.
     public func restore(_ checkpoint: Checkpoint, path: String) throws {
-        let (modelConfiguration, _) = try CheckpointFormat.configurations(checkpoint, path: path)
-        guard modelConfiguration == model.configuration else {
-            throw CheckpointError.configurationMismatch(path: path, detail: "it holds a different model (\(CheckpointFormat.summary(modelConfiguration))) than the flags ask for (\(CheckpointFormat.summary(model.configuration)))")
-        }
+        try CheckpointFormat.checkArchitecture(checkpoint, matches: model.architecture, path: path)
         if let text = checkpoint.metadata["data"] {
             guard let stored = try? JSONDecoder().decode(DataIdentity.self, from: Data(text.utf8)) else {
                 throw CheckpointError.badMetadata(path: path, field: "data", value: text, expected: "the training set's size and checksum (JSON)")

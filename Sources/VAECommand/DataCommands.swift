@@ -24,7 +24,7 @@ struct Encode: ParsableCommand {
             let session = try model.session()
             let data = try dataOptions.load(for: session)
             let (means, logVariances) = try session.encode(data)
-            let d = session.configuration.latentSize
+            let d = session.architecture.latentSize
             if out.hasSuffix(".csv") {
                 var text = "index,label," + (0..<d).map { "mu_\($0)" }.joined(separator: ",") + "," + (0..<d).map { "logvar_\($0)" }.joined(separator: ",") + "\n"
                 for i in 0..<data.count {

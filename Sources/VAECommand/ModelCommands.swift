@@ -42,8 +42,8 @@ struct DataOptions: ParsableArguments {
             guard limit > 0 else { throw ConfigurationError.invalid("--limit", "\(limit)", "a positive number of examples") }
             set = set.prefix(limit)
         }
-        guard set.exampleSize == session.configuration.inputSize else {
-            throw DataError.inputSizeMismatch(dataSize: set.exampleSize, modelSize: session.configuration.inputSize)
+        guard set.exampleSize == session.architecture.exampleSize else {
+            throw DataError.inputSizeMismatch(dataSize: set.exampleSize, modelSize: session.architecture.exampleSize)
         }
         return set
     }
@@ -120,10 +120,10 @@ struct Sample: ParsableCommand {
             }
             try output.check(out, kind: .png, reads: model)
             let session = try model.session()
-            let d = session.configuration.latentSize
+            let d = session.architecture.latentSize
             let rows = manifold ? Double(grid) * Double(grid) : Double(count)
-            try MemoryBudget.checkInference(model: session.configuration, rows: rows, flag: manifold ? "--grid \(grid)" : "--count \(count)",
-                                            limits: session.memoryLimits, hostBytesPerRow: pictureBytesPerImage(session.configuration))
+            try MemoryBudget.checkInference(model: session.architecture, rows: rows, flag: manifold ? "--grid \(grid)" : "--count \(count)",
+                                            limits: session.memoryLimits, hostBytesPerRow: pictureBytesPerImage(session.architecture))
             var z: [Float]
             var n: Int
             if manifold {
@@ -141,7 +141,7 @@ struct Sample: ParsableCommand {
                 n = count
                 z = Philox.normals(count: n * d, seed: seed, sample: 0x5A3D).map { $0 * temperature }
             }
-            let side = imageSide(session.configuration.inputSize)
+            let side = imageSide(session.architecture.exampleSize)
             try ImageGrid(columns: manifold ? grid : Int(Double(n).squareRoot().rounded(.up)), imageHeight: side.0, imageWidth: side.1)
                 .write(try session.decode(z, count: n), count: n, to: out)
             say("wrote \(n) images to \(out)")
@@ -198,8 +198,8 @@ struct Interpolate: ParsableCommand {
             guard steps >= 2 else { throw ConfigurationError.invalid("--steps", "\(steps)", "at least 2") }
             try output.check(out, kind: .png, reads: model)
             let session = try model.session()
-            try MemoryBudget.checkInference(model: session.configuration, rows: 2 * Double(steps), flag: "--steps \(steps)",
-                                            limits: session.memoryLimits, hostBytesPerRow: pictureBytesPerImage(session.configuration))
+            try MemoryBudget.checkInference(model: session.architecture, rows: 2 * Double(steps), flag: "--steps \(steps)",
+                                            limits: session.memoryLimits, hostBytesPerRow: pictureBytesPerImage(session.architecture))
             let data = try dataOptions.load(for: session)
             for (flag, index) in [("--from", from), ("--to", to)] where !(0..<data.count).contains(index) {
                 throw ConfigurationError.invalid(flag, "\(index)", "an index below \(data.count)")
@@ -208,7 +208,7 @@ struct Interpolate: ParsableCommand {
             var ends = Array(data.images[from * size..<(from + 1) * size])
             ends.append(contentsOf: data.images[to * size..<(to + 1) * size])
             let (means, _) = try session.encode(Dataset(images: ends, labels: [0, 0], exampleSize: size, imageShape: data.imageShape))
-            let d = session.configuration.latentSize
+            let d = session.architecture.latentSize
             let a = Array(means[0..<d]), b = Array(means[d..<2 * d])
             let path = (interpolate(a, b, steps: steps, spherical: false) + interpolate(a, b, steps: steps, spherical: true)).flatMap { $0 }
             try ImageGrid(columns: steps, imageHeight: data.imageShape.height, imageWidth: data.imageShape.width)
@@ -219,9 +219,9 @@ struct Interpolate: ParsableCommand {
 }
 
 /// Host bytes one image takes in a picture: its decoded values, their copy and its grid pixels.
-func pictureBytesPerImage(_ m: ModelConfiguration) -> Double {
-    let (h, w) = imageSide(m.inputSize)
-    return 8 * Double(m.inputSize) + 4 * Double(m.latentSize) + Double((h + 2) * (w + 2))
+func pictureBytesPerImage(_ m: any VAEArchitecture) -> Double {
+    let (h, w) = imageSide(m.exampleSize)
+    return 8 * Double(m.exampleSize) + 4 * Double(m.latentSize) + Double((h + 2) * (w + 2))
 }
 
 /// Height and width of square images of `size` pixels (or one row when not square).

@@ -13,7 +13,11 @@ struct Train: ParsableCommand {
     @Option(help: "Epochs to train (in all, when resuming).") var epochs = 10
     @Option(help: "Examples per batch.") var batchSize = 128
     @Option(help: "Latent dimensions.") var latent = 20
-    @Option(help: "Hidden layer sizes, comma-separated (encoder order; the decoder mirrors them).") var hidden = "400"
+    @Option(help: "mlp (dense layers, --hidden) or conv (stride-2 convolutions, --channels, --kernel, --dense).") var architecture = "mlp"
+    @Option(help: "Hidden layer sizes of the mlp, comma-separated (encoder order; the decoder mirrors them).") var hidden = "400"
+    @Option(help: "Output channels of the conv encoder's convolutions, comma-separated (the decoder mirrors them).") var channels = "32,64"
+    @Option(help: "Kernel size of every convolution (stride 2, padding (kernel − 1)/2).") var kernel = 4
+    @Option(help: "Width of the conv model's dense layer before the latent layers.") var dense = 256
     @Option(help: "relu, leaky-relu, sigmoid, tanh, softplus or identity.") var activation = "relu"
     @Option(help: "bernoulli, gaussian (fixed --sigma) or calibrated (σ-VAE).") var likelihood = "bernoulli"
     @Option(help: "σ of the gaussian likelihood.") var sigma: Float = 0.1
@@ -75,7 +79,14 @@ struct Train: ParsableCommand {
 
     func configurations() throws -> (ModelConfiguration, TrainingConfiguration) {
         var model = ModelConfiguration()
+        guard let family = ArchitectureKind(rawValue: architecture) else {
+            throw ConfigurationError.invalid("--architecture", architecture, "mlp or conv")
+        }
+        model.architecture = family
         model.hiddenSizes = try parseList(hidden, flag: "--hidden")
+        model.convChannels = try parseList(channels, flag: "--channels")
+        model.kernelSize = kernel
+        model.denseWidth = dense
         model.latentSize = latent
         model.activation = activation
         guard let kind = LikelihoodKind(rawValue: likelihood) else {
@@ -119,6 +130,9 @@ struct Train: ParsableCommand {
             if let limit { trainSet = trainSet.prefix(limit) }
             let testSet = try Dataset.load(directory: data, split: .test)
             modelConfiguration.inputSize = trainSet.exampleSize
+            modelConfiguration.imageShape = [trainSet.exampleSize / max(1, trainSet.imageShape.height * trainSet.imageShape.width),
+                                             trainSet.imageShape.height, trainSet.imageShape.width]
+            try modelConfiguration.validate()
             let checkpointPath = FileSystem.join(out, RunFolder.model)
             let backend = try backendOptions.make()
             let trainer = try Trainer(model: modelConfiguration, training: training, data: trainSet, backend: backend)
@@ -128,7 +142,7 @@ struct Train: ParsableCommand {
                 try checkResumable(checkpoint, training: training, path: path)
                 try trainer.restore(checkpoint, path: path)
             }
-            let session = try InferenceSession(configuration: modelConfiguration, parameters: try trainer.parameterValues(), backend: backend)
+            let session = try InferenceSession(architecture: modelConfiguration, parameters: try trainer.parameterValues(), backend: backend)
             let memory = trainer.memory
             say("""
                 training \(modelConfiguration.summary) on \(trainSet.count) examples (\(trainer.stepsPerEpoch) steps of \(training.batchSize) per epoch)
@@ -182,7 +196,7 @@ struct Train: ParsableCommand {
     }
 
     private func writePictures(session: InferenceSession, testSet: Dataset, seed: UInt64, out: String) throws {
-        let latent = session.configuration.latentSize
+        let latent = session.architecture.latentSize
         let n = 64
         let z = Philox.normals(count: n * latent, seed: seed, sample: 0x5A3D)
         let (h, w) = testSet.imageShape
@@ -238,8 +252,3 @@ func parseList(_ text: String, flag: String, allowEmpty: Bool = false) throws ->
     return values
 }
 
-extension ModelConfiguration {
-    var summary: String {
-        "\(([inputSize] + hiddenSizes + [latentSize]).map(String.init).joined(separator: "-")) \(activation) VAE, \(likelihood.rawValue) likelihood"
-    }
-}
