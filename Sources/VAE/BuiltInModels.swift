@@ -53,7 +53,7 @@ extension ModelConfiguration: VAEArchitecture {
         if let bad = sizes.firstIndex(where: { $0.height < 1 || $0.width < 1 }) {
             let (h, w) = sizes[bad - 1]
             throw .invalid("the image shape", imageShape.map(String.init).joined(separator: "×"),
-                           "images large enough for \(convChannels.count) stride-2 convolutions with --kernel \(kernelSize): convolution \(bad) would get \(h)×\(w)")
+                           "images large enough for \(convChannels.count) stride-2 convolutions with --kernel \(kernelSize): convolution \(bad) would get \(h)×\(w) pixels, too few for the kernel (use fewer --channels or a smaller --kernel)")
         }
     }
 
@@ -65,11 +65,12 @@ extension ModelConfiguration: VAEArchitecture {
             let widths = [inputSize] + hiddenSizes
             let encoder = try (0..<hiddenSizes.count).map { try Dense("encoder.\($0)", inputs: widths[$0], outputs: widths[$0 + 1], activation: act, in: g) }
             let top = widths[widths.count - 1]
+            // Made in this order (it sets each parameter's initial-value stream): encoder, μ, log σ², decoder.
+            let mean = try Dense("mean", inputs: top, outputs: latentSize, in: g)
+            let logVariance = try Dense("logvar", inputs: top, outputs: latentSize, in: g)
             let back = [latentSize] + hiddenSizes.reversed()
             let decoder = try (0..<hiddenSizes.count).map { try Dense("decoder.\($0)", inputs: back[$0], outputs: back[$0 + 1], activation: act, in: g) }
-            return VAENetworks(encoder: Sequential(encoder),
-                               mean: try Dense("mean", inputs: top, outputs: latentSize, in: g),
-                               logVariance: try Dense("logvar", inputs: top, outputs: latentSize, in: g),
+            return VAENetworks(encoder: Sequential(encoder), mean: mean, logVariance: logVariance,
                                decoder: Sequential(decoder + [try Dense("output", inputs: back[back.count - 1], outputs: inputSize, in: g)]))
         case .conv:
             let sizes = convolvedSizes
@@ -82,6 +83,8 @@ extension ModelConfiguration: VAEArchitecture {
             let last = sizes[sizes.count - 1]
             let features = channels[channels.count - 1] * last.height * last.width
             encoder += [Flatten(), try Dense("encoder.dense", inputs: features, outputs: denseWidth, activation: act, in: g)]
+            let mean = try Dense("mean", inputs: denseWidth, outputs: latentSize, in: g)
+            let logVariance = try Dense("logvar", inputs: denseWidth, outputs: latentSize, in: g)
             var decoder: [any Layer] = [
                 try Dense("decoder.dense", inputs: latentSize, outputs: denseWidth, activation: act, in: g),
                 try Dense("decoder.expand", inputs: denseWidth, outputs: features, activation: act, in: g),
@@ -96,10 +99,7 @@ extension ModelConfiguration: VAEArchitecture {
                                                    outputPadding: (restore.outputPaddingHeight, restore.outputPaddingWidth),
                                                    activation: layer == 0 ? .identity : act, in: g))
             }
-            return VAENetworks(encoder: Sequential(encoder),
-                               mean: try Dense("mean", inputs: denseWidth, outputs: latentSize, in: g),
-                               logVariance: try Dense("logvar", inputs: denseWidth, outputs: latentSize, in: g),
-                               decoder: Sequential(decoder))
+            return VAENetworks(encoder: Sequential(encoder), mean: mean, logVariance: logVariance, decoder: Sequential(decoder))
         }
     }
 }

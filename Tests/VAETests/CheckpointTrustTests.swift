@@ -102,7 +102,7 @@ import Testing
                            exampleSize: one.exampleSize, imageShape: one.imageShape)
         let trainer = try Trainer(model: smallModel(), training: smallTraining(), data: syntheticDataset(), backend: CPUBackend())
         try trainer.trainEpoch()
-        let session = try InferenceSession(configuration: smallModel(), parameters: try trainer.parameterValues(), backend: CPUBackend())
+        let session = try InferenceSession(architecture: smallModel(), parameters: try trainer.parameterValues(), backend: CPUBackend())
         let scores = try session.exampleScores(data, batchSize: 500, seed: 7).negativeELBO
         let firstBatch = scores[0..<500], secondBatch = scores[500..<1000]
         #expect(zip(firstBatch, secondBatch).allSatisfy { $0 != $1 }, "rows i and i + 500 share their noise")

@@ -80,7 +80,7 @@ import Testing
         #expect(error?.description.contains("different model") == true)
         // A session built from the checkpoint uses its own architecture.
         let session = try InferenceSession(checkpoint: try Checkpoint(contentsOf: path), path: path, backend: backend)
-        #expect(session.configuration == smallModel())
+        #expect(session.architecture as? ModelConfiguration == smallModel())
         var c = try Checkpoint(contentsOf: path)
         c.set("encoder.0.weight", shape: [13, 16], values: [Float](repeating: 0, count: 13 * 16))
         let shapeError = #expect(throws: CheckpointError.self) { try InferenceSession(checkpoint: c, path: path, backend: backend) }
@@ -105,7 +105,7 @@ import Testing
         let data = syntheticDataset(count: 77)
         let trainer = try Trainer(model: smallModel(), training: smallTraining(), data: data, backend: backend)
         try trainer.trainEpoch()
-        let session = try InferenceSession(configuration: smallModel(), parameters: try trainer.parameterValues(), backend: backend)
+        let session = try InferenceSession(architecture: smallModel(), parameters: try trainer.parameterValues(), backend: backend)
         let report = try session.negativeELBO(data, batchSize: 10)
         let whole = try session.negativeELBO(data, batchSize: 77)
         #expect(abs(report.negativeELBO - report.reconstruction - report.kl) < 1e-6)

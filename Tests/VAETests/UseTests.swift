@@ -10,7 +10,7 @@ import Testing
         let data = syntheticDataset(count: 96)
         let trainer = try Trainer(model: smallModel(), training: smallTraining(), data: data, backend: backend)
         for _ in 0..<3 { try trainer.trainEpoch() }
-        return (try InferenceSession(configuration: smallModel(), parameters: try trainer.parameterValues(), backend: backend), data)
+        return (try InferenceSession(architecture: smallModel(), parameters: try trainer.parameterValues(), backend: backend), data)
     }
 
     @Test func importanceWeightedEstimateIsBelowTheELBOAndTightensWithK() throws {
