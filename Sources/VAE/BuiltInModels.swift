@@ -29,7 +29,7 @@ extension ModelConfiguration: VAEArchitecture {
     }
 
     /// Spatial extents after each encoder convolution, from the input's [H, W].
-    var convolvedSizes: [(height: Int, width: Int)] {
+    public var convolvedSizes: [(height: Int, width: Int)] {
         let g = ConvolutionGeometry(stride: 2, padding: (kernelSize - 1) / 2)
         var sizes = [(imageShape[1], imageShape[2])]
         for _ in convChannels {

@@ -64,6 +64,9 @@ public struct BenchReport {
         say(String(format: "training step 784-400-20, batch 128: %.2f ms, %.0f samples/s, %.1f GFLOP/s = %.0f%% of peak (%.2f MFLOP per sample)",
                     step.median * 1e3, samples, samples * flops / 1e9, 100 * samples * flops / 1e9 / peak, flops / 1e6))
         say(String(format: "an epoch of 60000 examples: %.1f s", 468 * step.median))
+        say("")
+        try ConvMeasurements.report(on: backend, reference: reference, peak: peak, quick: quick, say: say)
+        say("")
         let bookkeeping = try measureExecutorOverhead()
         say(String(format: "executor bookkeeping: %.1f µs per step (%.1f%% of this step)", bookkeeping.median * 1e6, 100 * bookkeeping.median / step.median))
         say(String(format: "kernel launch overhead: %.1f µs per enqueued op", try measureLaunchOverhead(on: backend)))

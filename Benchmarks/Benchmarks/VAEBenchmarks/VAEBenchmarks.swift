@@ -22,7 +22,8 @@ let benchmarks: @Sendable () -> Void = {
         print("OpenCL benchmarks skipped: \(error)")
     }
 
-    for shape in GEMMShape.vae + [GEMMShape.large] {
+    // The convolutions' GEMMs on OpenBLAS ("cpu") are the references of the conv benchmarks below.
+    for shape in GEMMShape.vae + [GEMMShape.large] + ConvMeasurements.layers.map(\.gemm) {
         for (name, backend) in backends {
             let op = Op.matmul(transposeA: shape.transposeA, transposeB: shape.transposeB)
             guard let bench = try? OpBench(op, inputs: shape.inputSpecs, on: backend) else { continue }
@@ -58,6 +59,30 @@ let benchmarks: @Sendable () -> Void = {
                     let t = try bench.time(count: 10, repetitions: 1)
                     benchmark.measurement(.custom("MB/s", polarity: .prefersLarger, useScalingFactor: false), Int(Double(bench.bytes) / t.median / 1e6))
                 }
+            }
+        }
+    }
+
+    for layer in ConvMeasurements.layers {
+        for (name, backend) in backends {
+            guard let bench = try? OpBench(layer.op, inputs: layer.inputs, on: backend) else { continue }
+            Benchmark("\(layer.name) \(name)",
+                      configuration: .init(metrics: [.wallClock, .custom("MFLOP/s", polarity: .prefersLarger, useScalingFactor: false)])) { benchmark in
+                for _ in benchmark.scaledIterations {
+                    let t = try bench.time(count: 3, repetitions: 1)
+                    benchmark.measurement(.custom("MFLOP/s", polarity: .prefersLarger, useScalingFactor: false), Int(layer.gemm.flops / t.median / 1e6))
+                }
+            }
+        }
+    }
+    var conv = ModelConfiguration()
+    conv.architecture = .conv
+    for (name, backend) in backends {
+        Benchmark("conv training step 1x28x28-32-64-256-20 batch 128 \(name)",
+                  configuration: .init(metrics: [.wallClock, .custom("samples/s", polarity: .prefersLarger, useScalingFactor: false)], maxIterations: 5)) { benchmark in
+            for _ in benchmark.scaledIterations {
+                let step = try measureTrainingStep(on: backend, steps: 8, model: conv)
+                benchmark.measurement(.custom("samples/s", polarity: .prefersLarger, useScalingFactor: false), Int(128 / step.median))
             }
         }
     }
