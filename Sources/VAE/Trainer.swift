@@ -53,7 +53,10 @@ public final class Trainer {
         try training.validate(trainingExamples: data.count)
         if let configuration = architecture as? ModelConfiguration {
             try configuration.validate()
-            try MemoryBudget.checkTraining(model: configuration, training: training, examples: data.count, limits: [backend.memoryLimits, .host])
+            // The budget's estimate is the MLP's; other models are checked by the executor as it allocates.
+            if configuration.architecture == .mlp {
+                try MemoryBudget.checkTraining(model: configuration, training: training, examples: data.count, limits: [backend.memoryLimits, .host])
+            }
         }
         self.training = training
         examples = data.count
