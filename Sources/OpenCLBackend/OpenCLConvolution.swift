@@ -54,30 +54,30 @@ extension OpenCLBackend {
     private func im2col(_ cols: KernelArgument, _ x: KernelArgument, _ input: ImageShape, kernelHeight kh: Int, kernelWidth kw: Int,
                         _ g: ConvolutionGeometry, out: ImageShape) throws {
         let columns = input.batch * out.height * out.width
+        _ = try int(columns * input.channels * kh * kw, "im2col")  // the patches' element count, which the kernel indexes
         try launch("im2col", [cols, x] + (try ints("im2col", [input.batch, input.channels, input.height, input.width, kh, kw,
-                                                               g.stride, g.padding, out.height, out.width, columns * input.channels * kh * kw])).dropLast(),
+                                                               g.stride, g.padding, out.height, out.width])),
                    global: [columns, input.channels * kh * kw], local: [tiles.local1D, 1])
     }
 
     private func images_to_channel_rows(_ rows: KernelArgument, _ images: KernelArgument, batch: Int, channels: Int, plane: Int) throws {
-        try launch("images_to_channel_rows", [rows, images] + (try ints("images_to_channel_rows", [batch, channels, plane, batch * channels * plane])).dropLast(),
+        _ = try int(batch * channels * plane, "images_to_channel_rows")
+        try launch("images_to_channel_rows", [rows, images] + (try ints("images_to_channel_rows", [batch, channels, plane])),
                    global: [batch * channels * plane], local: [tiles.local1D])
     }
 
     private func channel_rows_to_images(_ images: KernelArgument, _ rows: KernelArgument, bias: KernelArgument?, _ act: Activation,
                                         batch: Int, channels: Int, plane: Int) throws {
         let (code, slope) = act.kernelCode
+        _ = try int(batch * channels * plane, "channel_rows_to_images")
         try launch("channel_rows_to_images", [images, rows, bias ?? rows]
-                   + (try ints("channel_rows_to_images", [batch, channels, plane, batch * channels * plane])).dropLast()
+                   + (try ints("channel_rows_to_images", [batch, channels, plane]))
                    + [.int(bias == nil ? 0 : 1), .int(code), .float(slope)],
                    global: [batch * channels * plane], local: [tiles.local1D])
     }
 
-    /// Sizes as kernel `int`s; the last one given only bounds the others (a total the kernel indexes).
+    /// Sizes as kernel `int`s (each through `int(_:_:)`).
     private func ints(_ what: String, _ values: [Int]) throws(OpenCLError) -> [KernelArgument] {
-        try values.map { (v) throws(OpenCLError) -> KernelArgument in
-            guard v <= Int(Int32.max) else { throw .sizeTooLarge(what: what, value: v) }
-            return .int(Int32(v))
-        }
+        try values.map { (v) throws(OpenCLError) -> KernelArgument in try int(v, what) }
     }
 }

@@ -50,7 +50,8 @@ extension Likelihood {
 private let reductionChunk = 4096
 
 extension OpenCLBackend {
-    private func int(_ value: Int, _ what: String) throws(OpenCLError) -> KernelArgument {
+    /// `value` as a kernel `int`; a size past Int32 is an error naming `what`.
+    func int(_ value: Int, _ what: String) throws(OpenCLError) -> KernelArgument {
         guard value <= Int(Int32.max) else { throw .sizeTooLarge(what: what, value: value) }
         return .int(Int32(value))
     }
