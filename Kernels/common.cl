@@ -1,6 +1,6 @@
 // Shared by every kernel file (the program is built from all of Kernels/, this file first).
-// Activation codes match OpenCLBackend's `Activation.code`:
-// 0 identity, 1 relu, 2 leaky relu (slope), 3 sigmoid, 4 tanh, 5 softplus.
+// The codes ACTIVATION_* and LIKELIHOOD_* are build options generated from the Swift enums
+// (OpenCLBackend/KernelCodes.swift); kernels take them as `int act` / `int likelihood`.
 
 // exp and log for the hot per-pixel loops. With -DPOLY_MATH (set for CPU devices) they are
 // Cephes' polynomial forms, plain arithmetic that PoCL vectorizes across work-items; PoCL's
@@ -56,11 +56,11 @@ inline float vlog1p(float x) { return x < 1e-4f ? x * (1.0f - 0.5f * x) : vlog(1
 
 inline float activate(int act, float slope, float x) {
     switch (act) {
-    case 1: return fmax(x, 0.0f);
-    case 2: return x > 0.0f ? x : slope * x;
-    case 3: return 1.0f / (1.0f + vexp(-x));
-    case 4: return tanh(x);
-    case 5: return fmax(x, 0.0f) + vlog1p(vexp(-fabs(x)));
+    case ACTIVATION_RELU: return fmax(x, 0.0f);
+    case ACTIVATION_LEAKY_RELU: return x > 0.0f ? x : slope * x;
+    case ACTIVATION_SIGMOID: return 1.0f / (1.0f + vexp(-x));
+    case ACTIVATION_TANH: return tanh(x);
+    case ACTIVATION_SOFTPLUS: return fmax(x, 0.0f) + vlog1p(vexp(-fabs(x)));
     default: return x;
     }
 }
@@ -68,11 +68,11 @@ inline float activate(int act, float slope, float x) {
 // act'(x) written through the output y = act(x) (see CPUBackend's activationDerivative).
 inline float activation_derivative(int act, float slope, float y) {
     switch (act) {
-    case 1: return y > 0.0f ? 1.0f : 0.0f;
-    case 2: return y > 0.0f ? 1.0f : slope;
-    case 3: return y * (1.0f - y);
-    case 4: return 1.0f - y * y;
-    case 5: return -expm1(-y);  // not hot: only softplus layers
+    case ACTIVATION_RELU: return y > 0.0f ? 1.0f : 0.0f;
+    case ACTIVATION_LEAKY_RELU: return y > 0.0f ? 1.0f : slope;
+    case ACTIVATION_SIGMOID: return y * (1.0f - y);
+    case ACTIVATION_TANH: return 1.0f - y * y;
+    case ACTIVATION_SOFTPLUS: return -expm1(-y);  // not hot: only softplus layers
     default: return 1.0f;
     }
 }

@@ -1,15 +1,15 @@
 // The fused VAE loss: twin of CPUBackend/CPULoss.swift.
-// Likelihood codes: 0 Bernoulli on logits, 1 Gaussian with fixed σ, 2 calibrated Gaussian (σ² =
-// the batch's mean squared error, floored at 1e-6). `mc` selects the Monte-Carlo KL at the
+// `likelihood` is a LIKELIHOOD_* code: Bernoulli on logits, Gaussian with fixed σ, or the
+// calibrated Gaussian (σ² = the batch's mean squared error, floored at 1e-6). `mc` selects the Monte-Carlo KL at the
 // sampled z instead of the closed form.
 // terms[b] = (−log p(x_b | z_b) summed over the pixels, KL_b) in nats.
 
 #define MIN_CALIBRATED_VARIANCE 1e-6f
 
 inline float pixel_loss(int likelihood, float sigma, float x, float l) {
-    if (likelihood == 0) return fmax(l, 0.0f) + vlog1p(vexp(-fabs(l))) - x * l;
+    if (likelihood == LIKELIHOOD_BERNOULLI) return fmax(l, 0.0f) + vlog1p(vexp(-fabs(l))) - x * l;
     float d = x - l;
-    if (likelihood == 2) return d * d;  // squared error; scaled once σ² is known
+    if (likelihood == LIKELIHOOD_CALIBRATED) return d * d;  // squared error; scaled once σ² is known
     return d * d / (2.0f * sigma * sigma) + vlog(sigma) + 0.91893853320467274f;
 }
 
@@ -21,17 +21,13 @@ inline float latent_kl(int mc, float mu, float lv, float z) {
     return -0.5f * (1.0f + lv - mu * mu - exp(lv));
 }
 
-// Stage 1, one work-item per pixel and one kernel per likelihood (PoCL vectorizes these across
-// work-items): each pixel's −log p (the squared error for the calibrated Gaussian) into `pixels`.
-#define PIXEL_LOSS_KERNEL(NAME, CODE) \
-__kernel void vae_pixel_loss_##NAME(__global float* pixels, __global const float* x, __global const float* decoded, int n, float sigma) { \
-    int i = get_global_id(0); \
-    if (i < n) pixels[i] = pixel_loss(CODE, sigma, x[i], decoded[i]); \
-}
-
-PIXEL_LOSS_KERNEL(bernoulli, 0)
-PIXEL_LOSS_KERNEL(gaussian, 1)
-PIXEL_LOSS_KERNEL(calibrated, 2)
+// Stage 1, one work-item per pixel and one kernel per likelihood (a constant code lets PoCL
+// vectorize; a run-time one made it 3-4x slower): each pixel's −log p (the squared error for
+// the calibrated Gaussian) into `pixels`.
+#define VAE_LOSS_PIXELS(LIKELIHOOD) int i = get_global_id(0); if (i < n) pixels[i] = pixel_loss(LIKELIHOOD, sigma, x[i], decoded[i]);
+__kernel void vae_loss_pixels_bernoulli(__global float* pixels, __global const float* x, __global const float* decoded, int n, float sigma) { VAE_LOSS_PIXELS(LIKELIHOOD_BERNOULLI) }
+__kernel void vae_loss_pixels_gaussian(__global float* pixels, __global const float* x, __global const float* decoded, int n, float sigma) { VAE_LOSS_PIXELS(LIKELIHOOD_GAUSSIAN) }
+__kernel void vae_loss_pixels_calibrated(__global float* pixels, __global const float* x, __global const float* decoded, int n, float sigma) { VAE_LOSS_PIXELS(LIKELIHOOD_CALIBRATED) }
 
 // Stage 2, one work-item per example: the pixel terms and the KL terms, each summed in order.
 __kernel void vae_loss_terms(__global float* terms, __global const float* pixels,
@@ -53,7 +49,7 @@ __kernel void vae_loss_terms(__global float* terms, __global const float* pixels
 // reconstruction terms; then the batch mean of reconstruction + β·KL, in example order.
 __kernel void vae_loss_total(__global float* total, __global float* terms, int batch, int data_size, int likelihood, float beta) {
     if (get_global_id(0) != 0) return;
-    if (likelihood == 2) {
+    if (likelihood == LIKELIHOOD_CALIBRATED) {
         float sse = 0.0f;
         for (int b = 0; b < batch; ++b) sse += terms[2 * b];
         float variance = fmax(sse / ((float)batch * (float)data_size), MIN_CALIBRATED_VARIANCE);
@@ -87,25 +83,24 @@ __kernel void calibrated_variance(__global float* stats, int batch, int data_siz
     stats[batch] = fmax(sse / ((float)batch * (float)data_size), MIN_CALIBRATED_VARIANCE);
 }
 
-// The gradient, in two launches: one work-item per pixel (one kernel per likelihood, so PoCL
-// vectorizes it), then one per latent element. d_loss stays on the device; σ² of the
-// calibrated Gaussian is stats[variance_index].
-#define PIXEL_GRADIENT_KERNEL(NAME, GRADIENT) \
-__kernel void vae_pixel_gradient_##NAME(__global float* d_decoded, __global const float* x, __global const float* decoded, \
-                                        __global const float* d_loss, __global const float* stats, int variance_index, \
-                                        int n, int batch, float sigma) { \
-    int i = get_global_id(0); \
-    if (i >= n) return; \
-    float xi = x[i], l = decoded[i]; \
-    d_decoded[i] = d_loss[0] / (float)batch * (GRADIENT); \
+// The gradient, in two launches: one work-item per pixel, then one per latent element. d_loss
+// stays on the device; σ² of the calibrated Gaussian is stats[variance_index].
+__kernel void vae_loss_gradient_pixels(__global float* d_decoded, __global const float* x, __global const float* decoded,
+                                       __global const float* d_loss, __global const float* stats, int variance_index,
+                                       int n, int batch, int likelihood, float sigma) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float xi = x[i], l = decoded[i], g;
+    switch (likelihood) {
+    case LIKELIHOOD_BERNOULLI: g = 1.0f / (1.0f + vexp(-l)) - xi; break;
+    case LIKELIHOOD_GAUSSIAN: g = (l - xi) / (sigma * sigma); break;
+    default: g = (l - xi) / stats[variance_index]; break;
+    }
+    d_decoded[i] = d_loss[0] / (float)batch * g;
 }
 
-PIXEL_GRADIENT_KERNEL(bernoulli, 1.0f / (1.0f + vexp(-l)) - xi)
-PIXEL_GRADIENT_KERNEL(gaussian, (l - xi) / (sigma * sigma))
-PIXEL_GRADIENT_KERNEL(calibrated, (l - xi) / stats[variance_index])
-
 // dμ, d log σ² (and dz for the Monte-Carlo KL), β-weighted.
-__kernel void vae_latent_gradient(__global float* d_mean, __global float* d_log_variance, __global float* d_z,
+__kernel void vae_loss_gradient_latents(__global float* d_mean, __global float* d_log_variance, __global float* d_z,
                                   __global const float* mean, __global const float* log_variance, __global const float* z,
                                   __global const float* d_loss, int n, int batch, float beta, int mc) {
     int i = get_global_id(0);

@@ -1,6 +1,6 @@
 // Matrix products, row-major: twins of CPUBackend/CPUMatmul.swift (cblas_sgemm).
 //   matmul_nn: C[M,N] = A[M,K]·B[K,N]      matmul_tn: C = A[K,M]ᵀ·B[K,N]
-//   matmul_nt: C = A[M,K]·B[N,K]ᵀ           linear_nt_*: C = act(A·Bᵀ + bias), the fused layer
+//   matmul_nt: C = A[M,K]·B[N,K]ᵀ           linear_nt: C = act(A·Bᵀ + bias), the fused layer
 //   matmul_generic: any transposes and sizes, one output per work-item (small or odd shapes)
 // The blocked kernels keep a tile of C in registers and need no local memory or barriers. A tile
 // that would cross the matrix edge is shifted back inside (it overlaps its neighbour), computed
@@ -123,22 +123,14 @@ inline void dot_tile(__global float* C, __global const float* A, __global const 
 }
 
 __kernel void matmul_nt(__global float* C, __global const float* A, __global const float* B, int M, int N, int K) {
-    dot_tile(C, A, B, A, M, N, K, 0, 0, 0.0f);
+    dot_tile(C, A, B, A, M, N, K, 0, ACTIVATION_IDENTITY, 0.0f);
 }
 
-// The fused layer, one kernel per activation (a constant code lets the epilogue fold).
-#define LINEAR_KERNEL(NAME, CODE) \
-__kernel void linear_nt_##NAME(__global float* C, __global const float* A, __global const float* W, __global const float* bias, \
-                               int M, int N, int K, float slope) { \
-    dot_tile(C, A, W, bias, M, N, K, 1, CODE, slope); \
+// The fused layer: C = act(A·Wᵀ + bias), `act` an ACTIVATION_* code.
+__kernel void linear_nt(__global float* C, __global const float* A, __global const float* W, __global const float* bias,
+                        int M, int N, int K, int act, float slope) {
+    dot_tile(C, A, W, bias, M, N, K, 1, act, slope);
 }
-
-LINEAR_KERNEL(identity, 0)
-LINEAR_KERNEL(relu, 1)
-LINEAR_KERNEL(leaky_relu, 2)
-LINEAR_KERNEL(sigmoid, 3)
-LINEAR_KERNEL(tanh, 4)
-LINEAR_KERNEL(softplus, 5)
 
 // One element of C per work-item (global id 0 = column, 1 = row), any transposes, optional bias
 // and activation: for matrices smaller than a tile and for Aᵀ·Bᵀ.

@@ -51,7 +51,7 @@ __kernel void reparameterize(__global float* z, __global const float* mean, __gl
 }
 
 // d log σ² = dz ⊙ ε ⊙ ½ exp(½ log σ²), with ε regenerated from the counter.
-__kernel void reparameterize_backward(__global float* d_log_variance, __global const float* log_variance,
+__kernel void reparameterize_gradient(__global float* d_log_variance, __global const float* log_variance,
                                       __global const float* dz, int n, uint sample, uint step_lo, uint step_hi,
                                       uint seed_lo, uint seed_hi) {
     FOR_EACH_NORMAL(n, d_log_variance[i] = dz[i] * eps * 0.5f * exp(0.5f * log_variance[i]))

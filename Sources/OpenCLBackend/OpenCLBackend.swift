@@ -13,7 +13,7 @@ public final class OpenCLBackend: Backend {
     let runtime: CLContext
     let program: CLProgram
     let tiles: TileConfiguration
-    private var kernels: [String: CLKernel] = [:]
+    private var kernels: [Kernel: CLKernel] = [:]
     private var scratch: [Int: CLBuffer] = [:]
 
     /// Opens a device: `selector` is an index into `OpenCLDevice.all()` or part of a device
@@ -89,52 +89,16 @@ public final class OpenCLBackend: Backend {
 
     // MARK: Launching
 
-    private func kernel(_ name: String) throws(OpenCLError) -> CLKernel {
-        if let k = kernels[name] { return k }
+    /// The kernel object of `kernel`, created on first use.
+    func handle(_ kernel: Kernel) throws(OpenCLError) -> CLKernel {
+        if let k = kernels[kernel] { return k }
         var status: cl_int = 0
-        guard let handle = clCreateKernel(program.handle, name, &status), status == CL_SUCCESS else {
-            throw .call("clCreateKernel(\(name))", status)
+        guard let handle = clCreateKernel(program.handle, kernel.rawValue, &status), status == CL_SUCCESS else {
+            throw .call("clCreateKernel(\(kernel.rawValue))", status)
         }
         let k = CLKernel(handle)
-        kernels[name] = k
+        kernels[kernel] = k
         return k
-    }
-
-    /// Sets the arguments and enqueues `name` over `global` work-items (rounded up to a
-    /// multiple of `local`; kernels guard their range).
-    func launch(_ name: String, _ arguments: [KernelArgument], global: [Int], local: [Int]) throws(OpenCLError) {
-        let k = try kernel(name)
-        for (i, argument) in arguments.enumerated() {
-            let index = cl_uint(i)
-            let status: cl_int
-            switch argument {
-            case .buffer(let b):
-                var mem: cl_mem? = b.mem
-                status = clSetKernelArg(k.handle, index, MemoryLayout<cl_mem>.size, &mem)
-            case .int(var v): status = clSetKernelArg(k.handle, index, 4, &v)
-            case .uint(var v): status = clSetKernelArg(k.handle, index, 4, &v)
-            case .float(var v): status = clSetKernelArg(k.handle, index, 4, &v)
-            }
-            try check(status, "clSetKernelArg(\(name), \(i))")
-        }
-        var globalSize = zip(global, local).map { g, l in max(1, (g + l - 1) / l) * l }
-        var localSize = local
-        try check(clEnqueueNDRangeKernel(runtime.queue, k.handle, cl_uint(global.count), nil, &globalSize, &localSize, 0, nil, nil),
-                  "clEnqueueNDRangeKernel(\(name))")
-    }
-
-    /// Raw Philox4x32-10 output of `blocks` counters (block, sample, step), for bit-exact tests
-    /// against the host implementation.
-    public func philoxBits(blocks: Int, seed: UInt64, step: UInt64, sample: UInt32) throws -> [UInt32] {
-        let out = try clBuffer(try allocate(bytes: blocks * 16))
-        try launch("philox_bits", [.buffer(out), .int(Int32(blocks)), .uint(sample)] + Self.counterArguments(seed: seed, step: step),
-                   global: [blocks], local: [tiles.local1D])
-        return try download(out, count: blocks * 4, as: UInt32.self)
-    }
-
-    static func counterArguments(seed: UInt64, step: UInt64) -> [KernelArgument] {
-        [.uint(UInt32(truncatingIfNeeded: step)), .uint(UInt32(truncatingIfNeeded: step >> 32)),
-         .uint(UInt32(truncatingIfNeeded: seed)), .uint(UInt32(truncatingIfNeeded: seed >> 32))]
     }
 }
 
@@ -167,5 +131,7 @@ struct TileConfiguration {
         self = device.isCPU ? .cpu : .gpu
     }
 
-    var buildOptions: String { "-cl-mad-enable -DNN_ROWS=\(nnRows)" + (polynomialMath ? " -DPOLY_MATH" : "") }
+    var buildOptions: String {
+        "-cl-mad-enable -DNN_ROWS=\(nnRows)" + (polynomialMath ? " -DPOLY_MATH" : "") + " " + KernelCodes.buildOptions
+    }
 }

@@ -54,10 +54,3 @@ final class CLContext {
     }
 }
 
-/// A kernel argument.
-enum KernelArgument {
-    case buffer(CLBuffer)
-    case int(Int32)
-    case uint(UInt32)
-    case float(Float)
-}

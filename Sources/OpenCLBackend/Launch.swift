@@ -1,0 +1,82 @@
+import COpenCL
+import Engine
+
+/// Every `__kernel` in Kernels/, by its name. Each has exactly one launcher: a method of
+/// `OpenCLBackend` with the same name, in the Swift file named after its .cl file
+/// (`matmul_nn` in MatmulLaunchers.swift), which alone enqueues it. A test checks this list
+/// against the built program's CL_PROGRAM_KERNEL_NAMES and against the launcher files.
+enum Kernel: String, CaseIterable {
+    // matmul.cl
+    case matmul_nn, matmul_tn, matmul_nt, linear_nt, matmul_generic
+    // elementwise.cl
+    case activation_identity, activation_relu, activation_leaky_relu, activation_sigmoid, activation_tanh, activation_softplus
+    case activation_gradient_identity, activation_gradient_relu, activation_gradient_leaky_relu, activation_gradient_sigmoid
+    case activation_gradient_tanh, activation_gradient_softplus
+    case add, broadcast, gather
+    case reduce_rows, reduce_partial, reduce_final, logsumexp_rows, logsumexp_partial, logsumexp_final
+    // sampling.cl
+    case philox_bits, random_normal, reparameterize, reparameterize_gradient
+    // loss.cl
+    case vae_loss_pixels_bernoulli, vae_loss_pixels_gaussian, vae_loss_pixels_calibrated, vae_loss_terms, vae_loss_total, vae_loss_gradient_pixels, vae_loss_gradient_latents
+    case squared_error_rows, calibrated_variance
+    // conv.cl
+    case im2col, col2im, images_to_channel_rows, channel_rows_to_images, reduce_channels
+    // optim.cl
+    case adam, sgd
+}
+
+/// A kernel argument.
+enum KernelArgument {
+    case buffer(CLBuffer)
+    case int(Int32)
+    case uint(UInt32)
+    case float(Float)
+}
+
+extension OpenCLBackend {
+    /// `value` as a kernel `int`; a size past Int32 is an error naming `what`.
+    func int(_ value: Int, _ what: String) throws(OpenCLError) -> KernelArgument {
+        guard value <= Int(Int32.max) else { throw .sizeTooLarge(what: what, value: value) }
+        return .int(Int32(value))
+    }
+
+    /// Sizes as kernel `int`s (each through `int(_:_:)`).
+    func ints(_ what: String, _ values: [Int]) throws(OpenCLError) -> [KernelArgument] {
+        try values.map { (v) throws(OpenCLError) -> KernelArgument in try int(v, what) }
+    }
+
+    /// Sets the arguments and enqueues `kernel` over `global` work-items (rounded up to a
+    /// multiple of `local`; kernels guard their range). Called only by the launchers.
+    func enqueue(_ kernel: Kernel, _ arguments: [KernelArgument], global: [Int], local: [Int]) throws(OpenCLError) {
+        let k = try handle(kernel)
+        let name = kernel.rawValue
+        for (i, argument) in arguments.enumerated() {
+            let index = cl_uint(i)
+            let status: cl_int
+            switch argument {
+            case .buffer(let b):
+                var mem: cl_mem? = b.mem
+                status = clSetKernelArg(k.handle, index, MemoryLayout<cl_mem>.size, &mem)
+            case .int(var v): status = clSetKernelArg(k.handle, index, 4, &v)
+            case .uint(var v): status = clSetKernelArg(k.handle, index, 4, &v)
+            case .float(var v): status = clSetKernelArg(k.handle, index, 4, &v)
+            }
+            try check(status, "clSetKernelArg(\(name), \(i))")
+        }
+        var globalSize = zip(global, local).map { g, l in max(1, (g + l - 1) / l) * l }
+        var localSize = local
+        try check(clEnqueueNDRangeKernel(runtime.queue, k.handle, cl_uint(global.count), nil, &globalSize, &localSize, 0, nil, nil),
+                  "clEnqueueNDRangeKernel(\(name))")
+    }
+
+    /// The names of the kernels in the built program (CL_PROGRAM_KERNEL_NAMES), for the test
+    /// that binds them to `Kernel`.
+    func programKernelNames() throws(OpenCLError) -> Set<String> {
+        var size = 0
+        try check(clGetProgramInfo(program.handle, cl_program_info(CL_PROGRAM_KERNEL_NAMES), 0, nil, &size), "clGetProgramInfo")
+        var text = [CChar](repeating: 0, count: size + 1)
+        try check(clGetProgramInfo(program.handle, cl_program_info(CL_PROGRAM_KERNEL_NAMES), size, &text, nil), "clGetProgramInfo")
+        let names = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return Set(names.split(separator: ";").map { String($0) })
+    }
+}

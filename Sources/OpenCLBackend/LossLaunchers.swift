@@ -1,0 +1,101 @@
+import Engine
+
+/// Launchers of Kernels/loss.cl, and the two ops they make up: the fused VAE loss (per-pixel
+/// terms, per-example sums, the batch total) and its gradient (per pixel, per latent element).
+extension OpenCLBackend {
+    /// terms[B, 2] = (reconstruction, KL) per example and total[1] their β-weighted batch mean;
+    /// `z` is read only by the Monte-Carlo KL.
+    func vaeLoss(_ o: VAEObjective, terms: CLBuffer, total: CLBuffer, x: CLBuffer, decoded: CLBuffer, mean: CLBuffer,
+                 logVariance: CLBuffer, z: CLBuffer?, batch: Int, dataSize: Int, latentSize: Int) throws {
+        let pixels = try scratchBuffer(bytes: batch * dataSize * 4)
+        try vaeLossPixels(pixels: pixels, x: x, decoded: decoded, n: batch * dataSize, o.likelihood)
+        try vae_loss_terms(terms: terms, pixels: pixels, mean: mean, logVariance: logVariance, z: z,
+                           batch: batch, dataSize: dataSize, latentSize: latentSize)
+        try vae_loss_total(total: total, terms: terms, batch: batch, dataSize: dataSize, o.likelihood, beta: o.beta)
+    }
+
+    /// d decoded, d μ, d log σ² (and dz for the Monte-Carlo KL) from the loss's upstream d_loss[1].
+    func vaeLossGradient(_ o: VAEObjective, dDecoded: CLBuffer, dMean: CLBuffer, dLogVariance: CLBuffer, dz: CLBuffer?,
+                         x: CLBuffer, decoded: CLBuffer, mean: CLBuffer, logVariance: CLBuffer, z: CLBuffer?, dLoss: CLBuffer,
+                         batch: Int, dataSize: Int, latentSize: Int) throws {
+        var stats = x  // read only by the calibrated Gaussian
+        if o.likelihood == .calibratedGaussian {
+            stats = try scratchBuffer(bytes: (batch + 1) * 4)
+            try squared_error_rows(out: stats, x: x, decoded: decoded, batch: batch, dataSize: dataSize)
+            try calibrated_variance(stats: stats, batch: batch, dataSize: dataSize)
+        }
+        try vae_loss_gradient_pixels(dDecoded: dDecoded, x: x, decoded: decoded, dLoss: dLoss, stats: stats, varianceIndex: batch,
+                                     n: batch * dataSize, batch: batch, o.likelihood)
+        try vae_loss_gradient_latents(dMean: dMean, dLogVariance: dLogVariance, dz: dz, mean: mean, logVariance: logVariance, z: z,
+                                      dLoss: dLoss, n: batch * latentSize, batch: batch, beta: o.beta)
+    }
+
+    /// pixels[i] = −log p(x_i | decoded_i) (the squared error for the calibrated Gaussian), by
+    /// the kernel of that likelihood.
+    func vaeLossPixels(pixels: CLBuffer, x: CLBuffer, decoded: CLBuffer, n: Int, _ likelihood: Likelihood) throws(OpenCLError) {
+        switch likelihood {
+        case .bernoulli: try vae_loss_pixels_bernoulli(pixels: pixels, x: x, decoded: decoded, n: n)
+        case .gaussian(let sigma): try vae_loss_pixels_gaussian(pixels: pixels, x: x, decoded: decoded, n: n, sigma: sigma)
+        case .calibratedGaussian: try vae_loss_pixels_calibrated(pixels: pixels, x: x, decoded: decoded, n: n)
+        }
+    }
+
+    func vae_loss_pixels_bernoulli(pixels: CLBuffer, x: CLBuffer, decoded: CLBuffer, n: Int) throws(OpenCLError) {
+        try enqueue(.vae_loss_pixels_bernoulli, [.buffer(pixels), .buffer(x), .buffer(decoded), try int(n, "pixels"), .float(1)],
+                    global: [n], local: [tiles.local1D])
+    }
+
+    func vae_loss_pixels_gaussian(pixels: CLBuffer, x: CLBuffer, decoded: CLBuffer, n: Int, sigma: Float) throws(OpenCLError) {
+        try enqueue(.vae_loss_pixels_gaussian, [.buffer(pixels), .buffer(x), .buffer(decoded), try int(n, "pixels"), .float(sigma)],
+                    global: [n], local: [tiles.local1D])
+    }
+
+    func vae_loss_pixels_calibrated(pixels: CLBuffer, x: CLBuffer, decoded: CLBuffer, n: Int) throws(OpenCLError) {
+        try enqueue(.vae_loss_pixels_calibrated, [.buffer(pixels), .buffer(x), .buffer(decoded), try int(n, "pixels"), .float(1)],
+                    global: [n], local: [tiles.local1D])
+    }
+
+    /// terms[b] = (Σ pixels of example b, KL_b), one work-item per example.
+    func vae_loss_terms(terms: CLBuffer, pixels: CLBuffer, mean: CLBuffer, logVariance: CLBuffer, z: CLBuffer?,
+                        batch: Int, dataSize: Int, latentSize: Int) throws(OpenCLError) {
+        try enqueue(.vae_loss_terms, [.buffer(terms), .buffer(pixels), .buffer(mean), .buffer(logVariance), .buffer(z ?? mean)]
+                    + (try ints("vaeLoss", [batch, dataSize, latentSize])) + [.int(z == nil ? 0 : 1)],
+                    global: [batch], local: [tiles.local1D])
+    }
+
+    /// total[0] = the batch mean of reconstruction + β·KL (terms rescaled first for the calibrated Gaussian).
+    func vae_loss_total(total: CLBuffer, terms: CLBuffer, batch: Int, dataSize: Int, _ likelihood: Likelihood,
+                        beta: Float) throws(OpenCLError) {
+        try enqueue(.vae_loss_total, [.buffer(total), .buffer(terms)] + (try ints("vaeLoss", [batch, dataSize]))
+                    + [.int(likelihood.kernelCode), .float(beta)], global: [1], local: [1])
+    }
+
+    /// out[b] = ‖x_b − decoded_b‖² per example.
+    func squared_error_rows(out: CLBuffer, x: CLBuffer, decoded: CLBuffer, batch: Int, dataSize: Int) throws(OpenCLError) {
+        try enqueue(.squared_error_rows, [.buffer(out), .buffer(x), .buffer(decoded)] + (try ints("vaeLossGradient", [batch, dataSize])),
+                    global: [batch], local: [tiles.local1D])
+    }
+
+    /// stats[batch] = the calibrated σ² from the per-example errors in stats[0 ..< batch].
+    func calibrated_variance(stats: CLBuffer, batch: Int, dataSize: Int) throws(OpenCLError) {
+        try enqueue(.calibrated_variance, [.buffer(stats)] + (try ints("vaeLossGradient", [batch, dataSize])), global: [1], local: [1])
+    }
+
+    /// d decoded[i] = d_loss/B · ∂(−log p)/∂ decoded_i.
+    func vae_loss_gradient_pixels(dDecoded: CLBuffer, x: CLBuffer, decoded: CLBuffer, dLoss: CLBuffer, stats: CLBuffer, varianceIndex: Int,
+                                  n: Int, batch: Int, _ likelihood: Likelihood) throws(OpenCLError) {
+        try enqueue(.vae_loss_gradient_pixels, [.buffer(dDecoded), .buffer(x), .buffer(decoded), .buffer(dLoss), .buffer(stats)]
+                    + (try ints("vaeLossGradient", [varianceIndex, n, batch])) + [.int(likelihood.kernelCode), .float(likelihood.kernelSigma)],
+                    global: [n], local: [tiles.local1D])
+    }
+
+    /// d μ, d log σ² (and dz when z is given: the Monte-Carlo KL) of β·KL over n latent elements.
+    func vae_loss_gradient_latents(dMean: CLBuffer, dLogVariance: CLBuffer, dz: CLBuffer?, mean: CLBuffer, logVariance: CLBuffer,
+                                   z: CLBuffer?, dLoss: CLBuffer, n: Int, batch: Int, beta: Float) throws(OpenCLError) {
+        let mc = z != nil && dz != nil
+        try enqueue(.vae_loss_gradient_latents, [.buffer(dMean), .buffer(dLogVariance), .buffer(dz ?? dMean), .buffer(mean),
+                                                 .buffer(logVariance), .buffer(z ?? mean), .buffer(dLoss)]
+                    + (try ints("vaeLossGradient", [n, batch])) + [.float(beta), .int(mc ? 1 : 0)],
+                    global: [n], local: [tiles.local1D])
+    }
+}

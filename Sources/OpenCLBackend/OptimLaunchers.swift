@@ -1,0 +1,16 @@
+import Engine
+
+/// Launchers of Kernels/optim.cl: parameter updates in place, one work-item per element.
+extension OpenCLBackend {
+    /// Adam on n elements of p with gradient g and moments m, v; c1, c2 are the bias corrections.
+    func adam(p: CLBuffer, g: CLBuffer, m: CLBuffer, v: CLBuffer, n: Int, _ h: AdamHyperparameters, c1: Float, c2: Float) throws(OpenCLError) {
+        try enqueue(.adam, [.buffer(p), .buffer(g), .buffer(m), .buffer(v), try int(n, "adam"), .float(h.learningRate), .float(h.beta1),
+                            .float(h.beta2), .float(h.epsilon), .float(c1), .float(c2)],
+                    global: [n], local: [tiles.local1D])
+    }
+
+    /// p −= lr·g on n elements.
+    func sgd(p: CLBuffer, g: CLBuffer, n: Int, lr: Float) throws(OpenCLError) {
+        try enqueue(.sgd, [.buffer(p), .buffer(g), try int(n, "sgd"), .float(lr)], global: [n], local: [tiles.local1D])
+    }
+}

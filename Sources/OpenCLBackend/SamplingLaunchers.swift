@@ -1,0 +1,45 @@
+import Engine
+
+/// Launchers of Kernels/sampling.cl: Philox4x32-10 streams (seed, step, sample), one work-item
+/// per block of four draws.
+extension OpenCLBackend {
+    /// Raw Philox4x32-10 output of `blocks` counters (block, sample, step), for bit-exact tests
+    /// against the host implementation.
+    public func philoxBits(blocks: Int, seed: UInt64, step: UInt64, sample: UInt32) throws -> [UInt32] {
+        let out = try clBuffer(try allocate(bytes: blocks * 16))
+        try philox_bits(out: out, blocks: blocks, seed: seed, step: step, sample: sample)
+        return try download(out, count: blocks * 4, as: UInt32.self)
+    }
+
+    func philox_bits(out: CLBuffer, blocks: Int, seed: UInt64, step: UInt64, sample: UInt32) throws(OpenCLError) {
+        try enqueue(.philox_bits, [.buffer(out), try int(blocks, "philox_bits"), .uint(sample)] + Self.counter(seed: seed, step: step),
+                    global: [blocks], local: [tiles.local1D])
+    }
+
+    /// y = n standard normal draws of the stream (seed, step, sample).
+    func random_normal(y: CLBuffer, n: Int, seed: UInt64, step: UInt64, sample: UInt32) throws(OpenCLError) {
+        try enqueue(.random_normal, [.buffer(y), try int(n, "randomNormal"), .uint(sample)] + Self.counter(seed: seed, step: step),
+                    global: [(n + 3) / 4], local: [tiles.local1D])
+    }
+
+    /// z = μ + exp(½ log σ²)·ε over n elements, ε from the stream (seed, step, sample).
+    func reparameterize(z: CLBuffer, mean: CLBuffer, logVariance: CLBuffer, n: Int, seed: UInt64, step: UInt64,
+                        sample: UInt32) throws(OpenCLError) {
+        try enqueue(.reparameterize, [.buffer(z), .buffer(mean), .buffer(logVariance), try int(n, "reparameterize"), .uint(sample)]
+                    + Self.counter(seed: seed, step: step), global: [(n + 3) / 4], local: [tiles.local1D])
+    }
+
+    /// d log σ² = dz ⊙ ε ⊙ ½ exp(½ log σ²), with ε regenerated from the same stream.
+    func reparameterize_gradient(dLogVariance: CLBuffer, logVariance: CLBuffer, dz: CLBuffer, n: Int, seed: UInt64, step: UInt64,
+                                 sample: UInt32) throws(OpenCLError) {
+        try enqueue(.reparameterize_gradient, [.buffer(dLogVariance), .buffer(logVariance), .buffer(dz), try int(n, "reparameterize"),
+                                               .uint(sample)] + Self.counter(seed: seed, step: step),
+                    global: [(n + 3) / 4], local: [tiles.local1D])
+    }
+
+    /// The counter words (step_lo, step_hi) and key words (seed_lo, seed_hi) the kernels take.
+    private static func counter(seed: UInt64, step: UInt64) -> [KernelArgument] {
+        [.uint(UInt32(truncatingIfNeeded: step)), .uint(UInt32(truncatingIfNeeded: step >> 32)),
+         .uint(UInt32(truncatingIfNeeded: seed)), .uint(UInt32(truncatingIfNeeded: seed >> 32))]
+    }
+}
