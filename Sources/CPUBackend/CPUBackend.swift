@@ -41,7 +41,7 @@ public final class CPUBackend: Backend {
         openblas_set_num_threads(Int32(self.threads))
     }
 
-    public var deviceDescription: String { "CPU (\(threads) threads, OpenBLAS)" }
+    public var deviceDescription: String { "CPU (\(threads) threads, OpenBLAS \(OpenBLASCore.current))" }
     public var memoryLimits: MemoryLimits { .host }
 
     public func allocate(bytes: Int) throws -> any DeviceBuffer {

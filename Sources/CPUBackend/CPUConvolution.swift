@@ -16,15 +16,20 @@ extension CPUBackend {
                 let j = row % kw, i = (row / kw) % kh, channel = row / (kh * kw)
                 let dst = cols + row * columns + image * plane
                 let src = x + (image * c + channel) * h * w
-                for v in 0..<outHeight {
-                    let y = v * g.stride - g.padding + i
-                    let out = dst + v * outWidth
-                    guard y >= 0, y < h else { out.update(repeating: 0, count: outWidth); continue }
-                    for u in 0..<outWidth {
-                        let xx = u * g.stride - g.padding + j
-                        out[u] = xx >= 0 && xx < w ? src[y * w + xx] : 0
+                let us = insideRange(j, g, bound: w, count: outWidth), vs = insideRange(i, g, bound: h, count: outHeight)
+                let offset = j - g.padding
+                dst.update(repeating: 0, count: vs.lowerBound * outWidth)
+                for v in vs {
+                    let out = dst + v * outWidth, line = src + (v * g.stride - g.padding + i) * w + offset
+                    out.update(repeating: 0, count: us.lowerBound)
+                    if g.stride == 1 {
+                        (out + us.lowerBound).update(from: line + us.lowerBound, count: us.count)
+                    } else {
+                        for u in us { out[u] = line[u * g.stride] }
                     }
+                    (out + us.upperBound).update(repeating: 0, count: outWidth - us.upperBound)
                 }
+                (dst + vs.upperBound * outWidth).update(repeating: 0, count: (outHeight - vs.upperBound) * outWidth)
             }
         }
     }
@@ -80,15 +85,13 @@ extension CPUBackend {
                     let out = y + unit * output.plane
                     out.update(repeating: 0, count: output.plane)
                     for i in 0..<kh {
+                        let vs = insideRange(i, g, bound: oh, count: h)
                         for j in 0..<kw {
                             let src = cols + ((co * kh + i) * kw + j) * columns + n * input.plane
-                            for v in 0..<h {
-                                let yy = v * g.stride - g.padding + i
-                                guard yy >= 0, yy < oh else { continue }
-                                for u in 0..<w {
-                                    let xx = u * g.stride - g.padding + j
-                                    if xx >= 0 && xx < ow { out[yy * ow + xx] += src[v * w + u] }
-                                }
+                            let us = insideRange(j, g, bound: ow, count: w)
+                            for v in vs {
+                                let line = out + (v * g.stride - g.padding + i) * ow + j - g.padding, row = src + v * w
+                                for u in us { line[u * g.stride] += row[u] }
                             }
                         }
                     }
@@ -123,4 +126,16 @@ extension CPUBackend {
             }
         }
     }
+}
+
+/// The positions u in 0..<count whose image coordinate u·stride − padding + offset lies in
+/// 0..<bound: the part of a patch row (or of a transposed convolution's scatter) that touches
+/// the image, so the loops over it need no bounds test.
+@inline(__always)
+func insideRange(_ offset: Int, _ g: ConvolutionGeometry, bound: Int, count: Int) -> Range<Int> {
+    let first = g.padding - offset  // u·stride ≥ first
+    let lower = first <= 0 ? 0 : (first + g.stride - 1) / g.stride
+    let last = bound - 1 + g.padding - offset  // u·stride ≤ last
+    let upper = last < 0 ? 0 : min(count, last / g.stride + 1)
+    return min(lower, upper)..<upper
 }

@@ -13,6 +13,7 @@ struct VAECommand: ParsableCommand {
         subcommands: [Train.self, Evaluate.self, Sample.self, Reconstruct.self, Interpolate.self, Encode.self, Score.self, Plot.self, Bench.self, Devices.self])
 
     static func main() {
+        BLASKernels.restartWithPreferredKernels()
         Console.prepareProcess()
         let arguments = Console.arguments
         main(arguments)
