@@ -30,15 +30,24 @@ public final class CPUBackend: Backend {
     let parallelGrain = 131_072
     /// The same for loops whose elements cost a transcendental function or more (loss, Adam, sampling).
     let expensiveGrain = 16_384
+    /// The same for GEMMs, in multiply-adds: below about 2 million a block per thread costs
+    /// more in hand-off than it gains.
+    let gemmGrain = 2_000_000
     let threads: Int
     /// Scratch memory of the convolutions (patches, transposed copies), by slot; grown on demand.
     private var scratchSlots: [Int: CPUBuffer] = [:]
 
-    /// - Parameter threads: cores to use (OpenBLAS's and ours); nil for all of them.
-    public init(threads: Int? = nil) {
+    /// Whether `matmul` cuts a product into one single-threaded OpenBLAS call per thread (the
+    /// default) or leaves the threading to OpenBLAS (the reference `vae bench` compares with).
+    let splitsProducts: Bool
+
+    /// - Parameters:
+    ///   - threads: cores to use; nil for all of them.
+    ///   - splitsProducts: false leaves GEMM threading to OpenBLAS (for benchmarks).
+    public init(threads: Int? = nil, splitsProducts: Bool = true) {
         let n = threads ?? ProcessInfoCores.count
         self.threads = max(1, n)
-        openblas_set_num_threads(Int32(self.threads))
+        self.splitsProducts = splitsProducts
     }
 
     public var deviceDescription: String { "CPU (\(threads) threads, OpenBLAS \(OpenBLASCore.current))" }

@@ -23,6 +23,7 @@ public enum ConvMeasurements {
         for (name, op, specs, gemm) in layers {
             let mine = try OpBench(op, inputs: specs, on: backend).time(count: 5)
             let blas = try OpBench(.matmul(transposeA: gemm.transposeA, transposeB: gemm.transposeB), inputs: gemm.inputSpecs, on: reference).time(count: 5)
+            afterOpenBLASReference()
             let (g, r) = (gemm.flops / mine.median / 1e9, gemm.flops / blas.median / 1e9)
             say("\(name.padding(toLength: 36, withPad: " ", startingAt: 0)) \(format(g))   \(format(r))        \(format(g / r, digits: 2))")
         }

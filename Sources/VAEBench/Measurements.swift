@@ -26,6 +26,11 @@ public struct Timing: Sendable {
 }
 
 /// One op on fixed random inputs, ready to be run repeatedly on a backend.
+/// Waits until OpenBLAS's own worker threads, which spin (sched_yield) for about 0.1 s after a
+/// call of the multi-threaded reference, have gone to sleep, so they do not take cores from
+/// the measurement that follows.
+func afterOpenBLASReference() { usleep(300_000) }
+
 public struct OpBench {
     public let op: Op
     let backend: any Backend

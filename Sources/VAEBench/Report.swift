@@ -17,7 +17,7 @@ public struct BenchReport {
                            log: (String) -> Void = { _ in }) throws -> BenchReport {
         var r = BenchReport()
         func say(_ s: String) { r.add(s); log(s) }
-        let reference = CPUBackend()
+        let reference = CPUBackend(splitsProducts: false)  // OpenBLAS as it comes, threads and all
         let peak = peakGFLOPS ?? measurePeakGFLOPS()
         say("device: \(backend.deviceDescription)")
         say(String(format: "peak: %.0f GFLOP/s (%@)", peak, peakGFLOPS == nil ? "FMA loop, \(peakInstructionSet), all cores" : "given"))
@@ -29,6 +29,7 @@ public struct BenchReport {
             let count = s.flops > 1e9 ? 3 : 20
             let mine = try OpBench(op, inputs: s.inputSpecs, on: backend).time(count: count)
             let blas = try OpBench(op, inputs: s.inputSpecs, on: reference).time(count: count)
+            afterOpenBLASReference()
             let (g, b) = (s.flops / mine.median / 1e9, s.flops / blas.median / 1e9)
             say(String(format: "%-24@ %8.1f   %8.1f   %5.2f", s.description, g, b, g / b))
         }
