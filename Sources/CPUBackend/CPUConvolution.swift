@@ -10,26 +10,32 @@ extension CPUBackend {
                 kernelHeight kh: Int, kernelWidth kw: Int, _ g: ConvolutionGeometry, outHeight: Int, outWidth: Int) {
         let (n, c, h, w) = (input.batch, input.channels, input.height, input.width)
         let plane = outHeight * outWidth, columns = n * plane
-        parallelFor(c * kh * kw * n, grain: max(1, parallelGrain / max(plane, 1))) { units in
+        // One unit per (image, channel): its plane stays in L1 while the kh·kw rows it feeds are written.
+        parallelFor(n * c, grain: max(1, parallelGrain / max(plane * kh * kw, 1))) { units in
             for unit in units {
-                let row = unit / n, image = unit % n
-                let j = row % kw, i = (row / kw) % kh, channel = row / (kh * kw)
-                let dst = cols + row * columns + image * plane
-                let src = x + (image * c + channel) * h * w
-                let us = insideRange(j, g, bound: w, count: outWidth), vs = insideRange(i, g, bound: h, count: outHeight)
-                let offset = j - g.padding
-                dst.update(repeating: 0, count: vs.lowerBound * outWidth)
-                for v in vs {
-                    let out = dst + v * outWidth, line = src + (v * g.stride - g.padding + i) * w + offset
-                    out.update(repeating: 0, count: us.lowerBound)
-                    if g.stride == 1 {
-                        (out + us.lowerBound).update(from: line + us.lowerBound, count: us.count)
-                    } else {
-                        for u in us { out[u] = line[u * g.stride] }
+                let image = unit / c, channel = unit % c
+                let src = x + unit * h * w
+                for i in 0..<kh {
+                    let vs = insideRange(i, g, bound: h, count: outHeight)
+                    for j in 0..<kw {
+                        let dst = cols + ((channel * kh + i) * kw + j) * columns + image * plane
+                        let us = insideRange(j, g, bound: w, count: outWidth)
+                        dst.update(repeating: 0, count: vs.lowerBound * outWidth)
+                        for v in vs {
+                            let out = dst + v * outWidth, line = src + (v * g.stride - g.padding + i) * w + j - g.padding
+                            out.update(repeating: 0, count: us.lowerBound)
+                            if g.stride == 1 {
+                                (out + us.lowerBound).update(from: line + us.lowerBound, count: us.count)
+                            } else if g.stride == 2 {
+                                for u in us { out[u] = line[2 * u] }
+                            } else {
+                                for u in us { out[u] = line[u * g.stride] }
+                            }
+                            (out + us.upperBound).update(repeating: 0, count: outWidth - us.upperBound)
+                        }
+                        (dst + vs.upperBound * outWidth).update(repeating: 0, count: (outHeight - vs.upperBound) * outWidth)
                     }
-                    (out + us.upperBound).update(repeating: 0, count: outWidth - us.upperBound)
                 }
-                (dst + vs.upperBound * outWidth).update(repeating: 0, count: (outHeight - vs.upperBound) * outWidth)
             }
         }
     }
