@@ -8,7 +8,8 @@ import Foundation
 public enum CheckpointFormat {
     public static let identifier = "swift-vae/1"
 
-    static func encode<T: Encodable>(_ value: T) throws -> String {
+    /// `value` as compact JSON with sorted keys (how metadata fields are stored).
+    public static func encode<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
@@ -33,6 +34,23 @@ public enum CheckpointFormat {
         }
         do { try training.validate() } catch { throw .badMetadata(path: path, field: "training", value: text, expected: "usable training flags (\(error))") }
         return (model, training)
+    }
+
+    /// How the model's data is read and prepared ("data_source"); nil for checkpoints written
+    /// before it was stored, whose data were IDX images.
+    public static func preprocessing(_ c: Checkpoint, inputSize: Int, path: String) throws(CheckpointError) -> DataPreprocessing? {
+        guard let text = c.metadata["data_source"] else { return nil }
+        guard let p = try? JSONDecoder().decode(DataPreprocessing.self, from: Data(text.utf8)) else {
+            throw .badMetadata(path: path, field: "data_source", value: text, expected: "a JSON description of the data's format and preparation")
+        }
+        if p.mean != nil || p.standardDeviation != nil {
+            guard let mean = p.mean, let sd = p.standardDeviation, mean.count == inputSize, sd.count == inputSize,
+                  mean.allSatisfy(\.isFinite), sd.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                throw .badMetadata(path: path, field: "data_source", value: text,
+                                   expected: "a finite mean and a positive standard deviation for each of the model's \(inputSize) inputs")
+            }
+        }
+        return p
     }
 
     /// The position in training: completed epochs, steps done of the epoch in flight, and

@@ -19,6 +19,12 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
     case unknownLabels(flag: String, requested: [Int], present: [Int])
     /// A label selection that leaves nothing (or everything) to work with.
     case uselessLabelSelection(flag: String, value: String, detail: String)
+    /// A CSV table that cannot be used, at `line` (1 is the header).
+    case table(path: String, line: Int, detail: String)
+    /// A .npy file that cannot be used.
+    case numpy(path: String, detail: String)
+    /// Data whose values a choice (a flag, the model) cannot take.
+    case values(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -44,6 +50,9 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
         case .unknownLabels(let flag, let requested, let present):
             "\(flag) names \(requested.count == 1 ? "label" : "labels") \(requested.map(String.init).joined(separator: ",")) that the data does not contain; its labels are \(present.map(String.init).joined(separator: ","))"
         case .uselessLabelSelection(let flag, let value, let detail): "\(flag) \(value) \(detail)"
+        case .table(let path, let line, let detail): "\(path), line \(line): \(detail)"
+        case .numpy(let path, let detail): "\(path) is not a usable .npy array: \(detail)"
+        case .values(let path, let detail): "\(path): \(detail)"
         }
     }
 }

@@ -13,6 +13,14 @@ public enum NumpyFile {
         header(descr: "|u1", shape: shape) + Data(values)
     }
 
+    /// Integers (labels) as unsigned bytes when they all fit, else as int64.
+    public static func encode(_ values: [Int], shape: [Int]) -> Data {
+        if values.allSatisfy({ (0...255).contains($0) }) { return encode(values.map { UInt8($0) }, shape: shape) }
+        var data = header(descr: "<i8", shape: shape)
+        for v in values { withUnsafeBytes(of: Int64(v).littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
     static func header(descr: String, shape: [Int]) -> Data {
         let dims = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         var text = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(dims), }"

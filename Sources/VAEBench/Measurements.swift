@@ -107,7 +107,7 @@ public var peakInstructionSet: String { String(cString: cpupeak_isa()) }
 public func measureTrainingStep(on backend: any Backend, batch: Int = 128, steps: Int = 40, model: ModelConfiguration = ModelConfiguration()) throws -> Timing {
     let count = batch * steps
     let images = Philox.uniforms(count: count * model.inputSize, bound: 0.5, seed: 3, stream: 0).map { $0 + 0.5 }
-    let data = Dataset(images: images, labels: [UInt8](repeating: 0, count: count), exampleSize: model.inputSize, imageShape: (28, 28))
+    let data = Dataset(images: images, labels: [Int](repeating: 0, count: count), exampleSize: model.inputSize, imageShape: (28, 28))
     var training = TrainingConfiguration()
     training.batchSize = batch
     let trainer = try Trainer(model: model, training: training, data: data, backend: backend)

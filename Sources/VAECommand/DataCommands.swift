@@ -22,7 +22,7 @@ struct Encode: ParsableCommand {
                 throw ConfigurationError.invalid("--out", out, "a file name ending in .npy or .csv")
             }
             let session = try model.session()
-            let data = try dataOptions.load(for: session)
+            let data = try dataOptions.load(for: session, model: model)
             let (means, logVariances) = try session.encode(data)
             let d = session.architecture.latentSize
             if out.hasSuffix(".csv") {
@@ -68,10 +68,10 @@ struct Score: ParsableCommand {
     func run() throws {
         try VAECommand.reportingErrors {
             guard ["elbo", "iwae"].contains(score) else { throw ConfigurationError.invalid("--score", score, "elbo or iwae") }
-            let normalLabels = try normalClasses.map { try parseList($0, flag: "--normal-classes") }
             try output.check(out, kind: .csv, reads: model)
             let session = try model.session()
-            let data = try dataOptions.load(for: session)
+            let data = try dataOptions.load(for: session, model: model)
+            let normalLabels = try normalClasses.map { try parseLabels($0, flag: "--normal-classes", in: data) }
             if let normalLabels, let normalClasses {
                 // Both groups must be present, or the AUC means nothing.
                 try data.checkLabels(normalLabels, flag: "--normal-classes")
@@ -91,11 +91,11 @@ struct Score: ParsableCommand {
                 throw ScoreError.nonFinite(count: values.filter { !$0.isFinite }.count, first: bad, value: values[bad], checkpoint: model.file)
             }
             var text = "index,label,score\n"
-            for i in values.indices { text += "\(i),\(data.labels[i]),\(values[i])\n" }
+            for i in values.indices { text += "\(i),\(csvField(data.labelText(data.labels[i]))),\(values[i])\n" }
             try writeTextAtomically(text, to: out)
             say("wrote \(values.count) scores (\(score), nats; higher is more anomalous) to \(out)")
             if let normalLabels, let normalClasses {
-                let normal = Set(normalLabels.map { UInt8($0) })
+                let normal = Set(normalLabels)
                 let anomalous = data.labels.map { !normal.contains($0) }
                 guard let auc = rocAUC(scores: values, positive: anomalous) else {
                     throw ConfigurationError.invalid("--normal-classes", normalClasses, "classes that leave both normal and anomalous examples in the data")
@@ -138,4 +138,21 @@ enum ScoreError: Error, CustomStringConvertible {
             "\(count) scores are not finite (example \(first) scores \(value)): the model in \(checkpoint) overflows on this data, so no scores or ROC AUC are written"
         }
     }
+}
+
+/// Labels a flag lists, comma-separated: numbers, or the texts of a table's label column.
+func parseLabels(_ text: String, flag: String, in data: Dataset) throws -> [Int] {
+    guard let names = data.labelNames else { return try parseList(text, flag: flag) }
+    return try text.split(separator: ",").map { part in
+        let name = part.trimmingCharacters(in: .whitespaces)
+        guard let l = names.firstIndex(of: name) else {
+            throw ConfigurationError.invalid(flag, text, "labels of the data, comma-separated: \(names.joined(separator: ", "))")
+        }
+        return l
+    }
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+func csvField(_ s: String) -> String {
+    s.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
 }

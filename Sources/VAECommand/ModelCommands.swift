@@ -29,15 +29,24 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
-/// The data a command reads.
+/// The data a command reads, prepared as the model's training data was (see `DataPreprocessing`).
 struct DataOptions: ParsableArguments {
-    @Option(help: "Folder of MNIST-format IDX files (.gz or plain).") var data = Dataset.fashionMNISTDirectory
-    @Option(help: "train or test.") var split = "test"
+    @Option(help: "Data in the model's training format: a folder of MNIST-format IDX files, a .npy array or a .csv table.")
+    var data = Dataset.fashionMNISTDirectory
+    @Option(help: "IDX folders: train or test.") var split = "test"
+    @Option(help: ".npy: a .npy file of integer labels, one per example of --data.") var labels: String?
     @Option(help: "Use only the first N examples.") var limit: Int?
 
-    func load(for session: InferenceSession) throws -> Dataset {
+    func load(for session: InferenceSession, model: ModelOptions) throws -> Dataset {
         guard let which = Dataset.Split(rawValue: split) else { throw ConfigurationError.invalid("--split", split, "train or test") }
-        var set = try Dataset.load(directory: data, split: which)
+        let checkpoint = try Checkpoint(contentsOf: model.file)
+        let preprocessing = try CheckpointFormat.preprocessing(checkpoint, inputSize: session.architecture.exampleSize, path: model.file)
+            ?? DataPreprocessing(format: .idx)
+        let source = preprocessing.source(path: data, labelsPath: labels)
+        guard try source.format() == preprocessing.format else {
+            throw ConfigurationError.invalid("--data", data, "data in the format the model was trained on (\(preprocessing.format.rawValue))")
+        }
+        var set = try source.load(split: which)
         if let limit {
             guard limit > 0 else { throw ConfigurationError.invalid("--limit", "\(limit)", "a positive number of examples") }
             set = set.prefix(limit)
@@ -45,6 +54,7 @@ struct DataOptions: ParsableArguments {
         guard set.exampleSize == session.architecture.exampleSize else {
             throw DataError.inputSizeMismatch(dataSize: set.exampleSize, modelSize: session.architecture.exampleSize)
         }
+        preprocessing.apply(to: &set)
         return set
     }
 }
@@ -65,7 +75,7 @@ struct Evaluate: ParsableCommand {
                 throw ConfigurationError.invalid("--importance-samples", "\(importanceSamples)", "0 (skip) or a number of samples up to \(InferenceSession.maxImportanceSamples)")
             }
             let session = try model.session()
-            let data = try dataOptions.load(for: session)
+            let data = try dataOptions.load(for: session, model: model)
             // Said at once, so a long evaluation is visibly under way from its first second.
             let progress = importanceSamples > 0
                 ? CountProgress(total: data.count, label: "importance sampling", detail: "K = \(importanceSamples) samples each, after the −ELBO") : nil
@@ -163,7 +173,7 @@ struct Reconstruct: ParsableCommand {
         try VAECommand.reportingErrors {
             try output.check(out, kind: .png, reads: model)
             let session = try model.session()
-            let data = try dataOptions.load(for: session)
+            let data = try dataOptions.load(for: session, model: model)
             guard count > 0, start >= 0, start < data.count, count <= data.count - start else {
                 throw ConfigurationError.invalid("--start/--count", "\(start)/\(count)", "a range inside the \(data.count) examples")
             }
@@ -200,7 +210,7 @@ struct Interpolate: ParsableCommand {
             let session = try model.session()
             try MemoryBudget.checkInference(model: session.architecture, rows: 2 * Double(steps), flag: "--steps \(steps)",
                                             limits: session.memoryLimits, hostBytesPerRow: pictureBytesPerImage(session.architecture))
-            let data = try dataOptions.load(for: session)
+            let data = try dataOptions.load(for: session, model: model)
             for (flag, index) in [("--from", from), ("--to", to)] where !(0..<data.count).contains(index) {
                 throw ConfigurationError.invalid(flag, "\(index)", "an index below \(data.count)")
             }

@@ -8,8 +8,14 @@ struct Train: ParsableCommand {
 
     @OptionGroup var backendOptions: BackendOptions
 
-    @Option(help: "Folder of MNIST-format IDX files (.gz or plain).")
+    @Option(help: "Training data: a folder of MNIST-format IDX files (.gz or plain; its test split is the test set), a .npy array or a .csv table with a header row.")
     var data = Dataset.fashionMNISTDirectory
+    @OptionGroup var reading: DataReading
+    @Option(help: "Test data in the format of --data (default: the IDX folder's test split, else --test-fraction of --data).")
+    var testData: String?
+    @Option(help: ".npy: integer labels of --test-data.") var testLabels: String?
+    @Option(help: "Fraction of --data held out as the test set (seeded by --seed) when there is no test split or --test-data.")
+    var testFraction = 0.2
     @Option(help: "Epochs to train (in all, when resuming).") var epochs = 10
     @Option(help: "Examples per batch.") var batchSize = 128
     @Option(help: "Latent dimensions.") var latent = 20
@@ -19,7 +25,8 @@ struct Train: ParsableCommand {
     @Option(help: "Kernel size of every convolution (stride 2, padding (kernel − 1)/2).") var kernel = 4
     @Option(help: "Width of the conv model's dense layer before the latent layers.") var dense = 256
     @Option(help: "relu, leaky-relu, sigmoid, tanh, softplus or identity.") var activation = "relu"
-    @Option(help: "bernoulli, gaussian (fixed --sigma) or calibrated (σ-VAE).") var likelihood = "bernoulli"
+    @Option(help: "bernoulli, gaussian (fixed --sigma) or calibrated (σ-VAE) (default: bernoulli for data in [0, 1], else calibrated).")
+    var likelihood: String?
     @Option(help: "σ of the gaussian likelihood.") var sigma: Float = 0.1
     @Option(help: "Weight of the KL term (1: VAE, >1: β-VAE, 0: autoencoder).") var beta: Float = 1
     @Option(help: "Monte-Carlo samples of z per example.") var samples = 1
@@ -89,10 +96,12 @@ struct Train: ParsableCommand {
         model.denseWidth = dense
         model.latentSize = latent
         model.activation = activation
-        guard let kind = LikelihoodKind(rawValue: likelihood) else {
-            throw ConfigurationError.invalid("--likelihood", likelihood, "bernoulli, gaussian or calibrated")
+        if let likelihood {
+            guard let kind = LikelihoodKind(rawValue: likelihood) else {
+                throw ConfigurationError.invalid("--likelihood", likelihood, "bernoulli, gaussian or calibrated")
+            }
+            model.likelihood = kind
         }
-        model.likelihood = kind
         model.sigma = sigma
         try model.validate()
         var training = TrainingConfiguration()
@@ -120,18 +129,21 @@ struct Train: ParsableCommand {
             if let limit, limit <= 0 { throw ConfigurationError.invalid("--limit", "\(limit)", "a positive number of examples") }
             let (out, lock) = try claimOutputFolder()
             defer { withExtendedLifetime(lock) {} }
-            let allTraining = try Dataset.load(directory: data, split: .train)
+            let (allTraining, testSet, preprocessing) = try loadData(seed: training.seed)
             try allTraining.checkLabels(training.excludedClasses, flag: "--exclude-classes")
-            var trainSet = allTraining.excluding(classes: Set(training.excludedClasses.map { UInt8($0) }))
+            var trainSet = allTraining.excluding(classes: Set(training.excludedClasses))
             guard trainSet.count > 0 else {
                 throw DataError.uselessLabelSelection(flag: "--exclude-classes", value: excludeClasses,
                                                       detail: "leaves no training examples: it names every label the data has (\(allTraining.labelValues.map(String.init).joined(separator: ",")))")
             }
             if let limit { trainSet = trainSet.prefix(limit) }
-            let testSet = try Dataset.load(directory: data, split: .test)
             modelConfiguration.inputSize = trainSet.exampleSize
-            modelConfiguration.imageShape = [trainSet.exampleSize / max(1, trainSet.imageShape.height * trainSet.imageShape.width),
-                                             trainSet.imageShape.height, trainSet.imageShape.width]
+            modelConfiguration.imageShape = [trainSet.channels, trainSet.imageShape.height, trainSet.imageShape.width]
+            if likelihood == nil, !trainSet.valuesInUnitInterval { modelConfiguration.likelihood = .calibrated }
+            if modelConfiguration.likelihood == .bernoulli, !trainSet.valuesInUnitInterval {
+                throw DataError.values(path: data, detail: "the Bernoulli likelihood takes values in [0, 1], and this data has others\(preprocessing.mean == nil ? "" : " (tables are standardized)"); use --likelihood calibrated or gaussian")
+            }
+            let metadata = ["data_source": try CheckpointFormat.encode(preprocessing)]
             try modelConfiguration.validate()
             let checkpointPath = FileSystem.join(out, RunFolder.model)
             let backend = try backendOptions.make()
@@ -172,7 +184,7 @@ struct Train: ParsableCommand {
                     progress.update(step: step, loss: loss)
                 }
                 if trainer.stepInEpoch != 0 {
-                    try trainer.checkpoint().write(to: checkpointPath)
+                    try trainer.checkpoint(metadata: metadata).write(to: checkpointPath)
                     progress.end(line: "interrupted at step \(trainer.stepInEpoch) of epoch \(trainer.epoch + 1); wrote \(checkpointPath). Continue with: vae train --resume \(out) (and the same flags)")
                     throw ExitCode(130)
                 }
@@ -183,7 +195,7 @@ struct Train: ParsableCommand {
                 progress.end(line: String(format: "epoch %d/%d  train −ELBO %.2f  test −ELBO %.2f (reconstruction %.2f + KL %.2f)  %.1f s  %.0f samples/s",
                                           trainer.epoch, training.epochs, trainLoss, test.negativeELBO, test.reconstruction, test.kl, seconds, throughput))
                 // The checkpoint first: metrics.csv gets a row only for an epoch whose model was written.
-                try trainer.checkpoint().write(to: checkpointPath)
+                try trainer.checkpoint(metadata: metadata).write(to: checkpointPath)
                 try metrics.append(epoch: trainer.epoch, step: trainer.step, trainLoss: Double(trainLoss), test: test,
                                    seconds: seconds, samplesPerSecond: throughput)
                 try writePictures(session: session, testSet: testSet, seed: training.seed, out: out)
@@ -193,6 +205,31 @@ struct Train: ParsableCommand {
             }
             say("wrote \(checkpointPath), metrics.csv, loss.svg, reconstructions.png and samples.png to \(out)")
         }
+    }
+
+    /// The training and test sets, prepared (tables standardized with the training part's
+    /// statistics), and how they were prepared.
+    private func loadData(seed: UInt64) throws -> (Dataset, Dataset, DataPreprocessing) {
+        let source = reading.source(data, labels: reading.labels)
+        var training = try source.load(split: .train)
+        var test: Dataset
+        if let testData {
+            var testSource = reading.source(testData, labels: testLabels)
+            testSource.columns.featureColumns = training.columns
+            testSource.columns.labelNames = training.labelNames
+            guard try testSource.format() == source.format() else {
+                throw ConfigurationError.invalid("--test-data", testData, "data in the format of --data (\(try source.format().rawValue))")
+            }
+            test = try testSource.load(split: .test)
+        } else if try source.format() == .idx {
+            test = try source.load(split: .test)
+        } else {
+            (training, test) = try training.split(testFraction: testFraction, seed: seed)
+        }
+        let preprocessing = try DataPreprocessing.fit(training, source: source)
+        preprocessing.apply(to: &training)
+        preprocessing.apply(to: &test)
+        return (training, test, preprocessing)
     }
 
     private func writePictures(session: InferenceSession, testSet: Dataset, seed: UInt64, out: String) throws {

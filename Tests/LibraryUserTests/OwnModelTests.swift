@@ -70,7 +70,7 @@ func squares(count: Int) -> Dataset {
             images.append(inside ? 0.9 : 0.05 + 0.05 * Float((i * 31 + y * 8 + x) % 3))
         } }
     }
-    return Dataset(images: images, labels: (0..<count).map { UInt8($0 % 4) }, exampleSize: 64, imageShape: (8, 8))
+    return Dataset(images: images, labels: (0..<count).map { $0 % 4 }, exampleSize: 64, imageShape: (8, 8))
 }
 
 @Suite struct OwnModelTests {

@@ -98,7 +98,7 @@ import Testing
     /// reproduces them.
     @Test func evaluationBatchesDrawDifferentNoise() throws {
         let one = syntheticDataset(count: 1)
-        let data = Dataset(images: Array((0..<1000).map { _ in one.images }.joined()), labels: [UInt8](repeating: 0, count: 1000),
+        let data = Dataset(images: Array((0..<1000).map { _ in one.images }.joined()), labels: [Int](repeating: 0, count: 1000),
                            exampleSize: one.exampleSize, imageShape: one.imageShape)
         let trainer = try Trainer(model: smallModel(), training: smallTraining(), data: syntheticDataset(), backend: CPUBackend())
         try trainer.trainEpoch()

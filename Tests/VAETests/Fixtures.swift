@@ -43,7 +43,7 @@ func syntheticDataset(count: Int = 256, size: Int = 16) -> Dataset {
         let total = w.reduce(0, +)
         for i in 0..<size { images.append((0..<3).reduce(0) { $0 + w[3 * n + $1] * prototypes[$1][i] } / total) }
     }
-    return Dataset(images: images, labels: (0..<count).map { UInt8($0 % 10) }, exampleSize: size, imageShape: (4, 4))
+    return Dataset(images: images, labels: (0..<count).map { $0 % 10 }, exampleSize: size, imageShape: (4, 4))
 }
 
 func smallModel(likelihood: LikelihoodKind = .bernoulli) -> ModelConfiguration {
