@@ -38,7 +38,7 @@ struct Train: ParsableCommand {
     @Option(help: "M-step rate of the alternating schedule (default: --lr).") var lrDecoder: Float?
     @Option(help: "Classes (labels) to leave out of training, comma-separated, for anomaly benchmarks.") var excludeClasses = ""
     @Option(help: "Random seed: initialization, shuffling and sampling.") var seed: UInt64 = 0
-    @Option(help: "Output folder (default: the --resume folder, else runs/fashion-mnist, or runs/fashion-mnist-2, -3, … when that holds a model).")
+    @Option(help: "Output folder (default: the --resume folder, else runs/NAME, or runs/NAME-2, -3, … when that holds a model; NAME is fashion-mnist or the --data file's name).")
     var out: String?
     @Option(help: "Continue the run in this folder from its model.safetensors (same flags; raise --epochs to train longer).")
     var resume: String?
@@ -65,7 +65,7 @@ struct Train: ParsableCommand {
             return (folder, lock)
         }
         for n in 1... {
-            let folder = n == 1 ? "runs/fashion-mnist" : "runs/fashion-mnist-\(n)"
+            let folder = n == 1 ? "runs/\(runName)" : "runs/\(runName)-\(n)"
             guard overwrite || holdsRun(folder) == nil else { continue }
             try prepareOutputDirectory(folder)
             if let lock = try RunFolderLock.ifFree(folder: folder), overwrite || holdsRun(folder) == nil {
@@ -74,6 +74,15 @@ struct Train: ParsableCommand {
             }
         }
         fatalError("unreachable: the folder numbers are unbounded")
+    }
+
+    /// The default run folder's name: fashion-mnist, else the data's file or folder name
+    /// without its extension (runs/bc-train for --data bc/bc-train.csv).
+    private var runName: String {
+        guard data != Dataset.fashionMNISTDirectory else { return "fashion-mnist" }
+        let base = URL(fileURLWithPath: data).deletingPathExtension().lastPathComponent
+        let safe = String(base.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
+        return safe.isEmpty || safe.hasPrefix(".") ? "data" : safe
     }
 
     /// The pictures a run rewrites each epoch replace only earlier pictures (see `OutputGuard`).

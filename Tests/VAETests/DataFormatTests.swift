@@ -142,6 +142,11 @@ import Testing
         #expect(wrongName.status != 0 && wrongName.error.contains("labels of the data, comma-separated: normal, odd"), "\(wrongName.error)")
         let idx = try vae(["evaluate", "--backend", "cpu", "--checkpoint", "run", "--importance-samples", "0"], in: dir)
         #expect(idx.status != 0 && idx.error.contains("data in the format the model was trained on (csv)"), "\(idx.error)")
+        // --test-data instead of the held-out fraction; the default run folder is named after the data.
+        let withTest = try vae(["train", "--backend", "cpu", "--data", "train.csv", "--test-data", "test.csv", "--label-column", "kind",
+                                "--epochs", "1", "--batch-size", "16"], in: dir)
+        #expect(withTest.status == 0 && withTest.output.contains("on 120 examples"), "\(withTest.output) \(withTest.error)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/runs/train/model.safetensors"))
         let bernoulli = try vae(["train", "--backend", "cpu", "--data", "train.csv", "--label-column", "kind", "--likelihood", "bernoulli",
                                  "--epochs", "1", "--out", "run2"], in: dir)
         #expect(bernoulli.status != 0 && bernoulli.error.contains("the Bernoulli likelihood takes values in [0, 1]"), "\(bernoulli.error)")
