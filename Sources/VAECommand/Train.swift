@@ -38,7 +38,7 @@ struct Train: ParsableCommand {
     @Option(help: "M-step rate of the alternating schedule (default: --lr).") var lrDecoder: Float?
     @Option(help: "Classes (labels) to leave out of training, comma-separated, for anomaly benchmarks.") var excludeClasses = ""
     @Option(help: "Random seed: initialization, shuffling and sampling.") var seed: UInt64 = 0
-    @Option(help: "Output folder (default: the --resume folder, else runs/NAME, or runs/NAME-2, -3, … when that holds a model; NAME is fashion-mnist or the --data file's name).")
+    @Option(help: "Output folder (default: the --resume folder, else runs/NAME, or runs/NAME-2, -3, … when that holds a model; NAME is fashion-mnist for IDX folders, else the --data file's name).")
     var out: String?
     @Option(help: "Continue the run in this folder from its model.safetensors (same flags; raise --epochs to train longer).")
     var resume: String?
@@ -76,10 +76,10 @@ struct Train: ParsableCommand {
         fatalError("unreachable: the folder numbers are unbounded")
     }
 
-    /// The default run folder's name: fashion-mnist, else the data's file or folder name
-    /// without its extension (runs/bc-train for --data bc/bc-train.csv).
+    /// The default run folder's name: fashion-mnist for IDX folders (as always), else the data
+    /// file's name without its extension (runs/bc-train for --data bc/bc-train.csv).
     private var runName: String {
-        guard data != Dataset.fashionMNISTDirectory else { return "fashion-mnist" }
+        guard FileStatus(data)?.kind != .directory else { return "fashion-mnist" }
         let base = URL(fileURLWithPath: data).deletingPathExtension().lastPathComponent
         let safe = String(base.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
         return safe.isEmpty || safe.hasPrefix(".") ? "data" : safe
