@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "OpenCLBackendTests", dependencies: ["Engine", "CPUBackend", "OpenCLBackend"]),
         // Imports only the public products, as a library user would.
         .testTarget(name: "LibraryUserTests", dependencies: ["VAE", "Engine", "CPUBackend", "OpenCLBackend"]),
-        .testTarget(name: "VAETests", dependencies: ["VAE", "VAEBench", "Engine", "CPUBackend", "OpenCLBackend", "CZlib"]),
+        .testTarget(name: "VAETests", dependencies: ["VAE", "VAEBench", "Engine", "CPUBackend", "OpenCLBackend", "CZlib", "CPNG"]),
     ],
     swiftLanguageModes: [.v6]
 )

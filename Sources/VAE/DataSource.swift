@@ -1,9 +1,10 @@
 import Foundation
 
 /// What `--data` names, and how to read it. The format follows from the path: a folder of
-/// MNIST-format IDX files, a `.npy` array, or a `.csv` table with a header row.
+/// MNIST-format IDX files, a folder of PNG images (see `ImageFolder`), a `.npy` array, or a
+/// `.csv` table with a header row.
 public struct DataSource: Codable, Equatable, Sendable {
-    public enum Format: String, Codable, Sendable { case idx, npy, csv }
+    public enum Format: String, Codable, Sendable { case idx, png, npy, csv }
 
     public var path: String
     /// CSV: the label column and columns to leave out (and, from a checkpoint, the feature columns).
@@ -23,20 +24,26 @@ public struct DataSource: Codable, Equatable, Sendable {
     /// The format the path names; an unknown one is an error listing those there are.
     public func format() throws(DataError) -> Format {
         guard let status = FileStatus(path) else { throw .missing(path: path) }
-        if status.kind == .directory { return .idx }
+        if status.kind == .directory {
+            let idx = Dataset.fileNames(.train).images
+            if FileSystem.exists(FileSystem.join(path, idx)) || FileSystem.exists(FileSystem.join(path, idx + ".gz")) { return .idx }
+            if ImageFolder.holdsImages(path) { return .png }
+            throw .unreadable(path: path, reason: "expected a folder of MNIST-format IDX files (\(idx)[.gz], …) or of PNG images (CLASS/*.png, or *.png)")
+        }
         let lower = path.lowercased()
         if lower.hasSuffix(".npy") { return .npy }
         if lower.hasSuffix(".csv") { return .csv }
-        throw .unreadable(path: path, reason: "expected a folder of IDX files, a .npy array or a .csv table (with a header row)")
+        throw .unreadable(path: path, reason: "expected a folder of IDX files or PNG images, a .npy array or a .csv table (with a header row)")
     }
 
-    /// Reads the data: a split of an IDX folder, or the whole file of the other formats.
-    /// Values come as stored (IDX and uint8 .npy pixels scaled to [0, 1]); `DataPreprocessing`
-    /// does the rest.
+    /// Reads the data: a split of an IDX folder, or all of the other formats. Values come as
+    /// stored (IDX, PNG and uint8 .npy pixels scaled to [0, 1]); `DataPreprocessing` does the rest.
     public func load(split: Dataset.Split = .train) throws(DataError) -> Dataset {
         switch try format() {
         case .idx:
             return try Dataset.load(directory: path, split: split)
+        case .png:
+            return try ImageFolder.load(path)
         case .csv:
             let table = try TableFile.read(path, columns: columns)
             var d = Dataset(images: table.values, labels: table.labels ?? Array(repeating: 0, count: table.rows),

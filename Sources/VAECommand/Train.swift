@@ -230,7 +230,7 @@ struct Train: ParsableCommand {
                 throw ConfigurationError.invalid("--test-data", testData, "data in the format of --data (\(try source.format().rawValue))")
             }
             test = try testSource.load(split: .test)
-        } else if try source.format() == .idx {
+        } else if try source.format() == .idx {  // its t10k split
             test = try source.load(split: .test)
         } else {
             (training, test) = try training.split(testFraction: testFraction, seed: seed)
