@@ -13,8 +13,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Trains a VAE on one backend: the training set lives on the device, each epoch uploads a
-/// shuffled index list, and each step gathers its batch there, runs forward, backward and Adam
+/// Trains a VAE on one backend: the training set lives on the device (or is streamed to it in
+/// shards, see `DataShards`), each epoch uploads a shuffled index list, and each step gathers its batch there, runs forward, backward and Adam
 /// without reading anything back. The loss is summed on the device and read once per epoch
 /// (and every `reportEvery` steps for progress).
 public final class Trainer {
@@ -26,6 +26,7 @@ public final class Trainer {
     let graph = Graph()
     let executor: Executor
     let order: Graph.Tensor
+    let table: Graph.Tensor
     let loss: Graph.Tensor
     /// Per-example (reconstruction, KL) of the step, to name the term that went bad.
     let terms: Graph.Tensor
@@ -41,21 +42,35 @@ public final class Trainer {
     public var batchSize: Int { training.batchSize }
     /// Full batches per epoch (the remainder of a shuffle is left for a later epoch).
     public var stepsPerEpoch: Int { examples / training.batchSize }
+    /// The host copy and shard size when the training set is streamed (nil: all on the device).
+    let shards: DataShards?
+    /// Examples per device shard when the training set is streamed, else nil.
+    public var shardExamples: Int? { shards?.rows }
 
     /// A trainer for `architecture` on `data`. `optimizer` defaults to Adam at the training
     /// configuration's rate (for the alternating schedule: Adam at the E-step and M-step rates).
+    /// The training set goes to the device whole when it fits `dataBudget` bytes (default: the
+    /// backend's largest buffer and half its memory); otherwise it stays on the host and is
+    /// streamed in shards of whole batches (see `DataShards`), with the same results.
     public init(model architecture: any VAEArchitecture, training: TrainingConfiguration, data: Dataset, backend: any Backend,
-                optimizer: (any Optimizer)? = nil) throws {
+                optimizer: (any Optimizer)? = nil, dataBudget: Int? = nil) throws {
         guard data.count > 0 else { throw DataError.empty(path: "the training set") }
         guard data.exampleSize == architecture.exampleSize else {
             throw DataError.inputSizeMismatch(dataSize: data.exampleSize, modelSize: architecture.exampleSize)
         }
         try training.validate(trainingExamples: data.count)
+        let limits = backend.memoryLimits
+        let budget = dataBudget ?? min(limits.maxBufferBytes, limits.totalBytes / 2)
+        let dataBytes = data.count * (data.exampleSize * 4 + 4)
+        shards = dataBytes <= budget ? nil
+            : DataShards(values: data.images, exampleSize: data.exampleSize,
+                         rows: try DataShards.rows(budget: budget, exampleSize: data.exampleSize, batchSize: training.batchSize, examples: data.count))
+        let deviceRows = shards?.rows ?? data.count
         if let configuration = architecture as? ModelConfiguration {
             try configuration.validate()
             // The budget's estimate is the MLP's; other models are checked by the executor as it allocates.
             if configuration.architecture == .mlp {
-                try MemoryBudget.checkTraining(model: configuration, training: training, examples: data.count, limits: [backend.memoryLimits, .host])
+                try MemoryBudget.checkTraining(model: configuration, training: training, examples: deviceRows, limits: [backend.memoryLimits, .host])
             }
         }
         self.training = training
@@ -63,8 +78,9 @@ public final class Trainer {
         self.data = data.identity
         let g = graph
         model = try VariationalAutoencoder(architecture, in: g)
-        let table = try g.input("data", Shape(data.count, data.exampleSize))
-        order = try g.input("data.order", Shape(data.count), .int32)
+        let table = try g.input("data", Shape(deviceRows, data.exampleSize))
+        self.table = table
+        order = try g.input("data.order", Shape(deviceRows), .int32)
         let x = try g.gather(table, indices: order, rows: training.batchSize)
         (terms, loss) = try model.negativeELBO(x, in: g, beta: training.beta, kl: training.kl, samples: training.samples, seed: training.seed)
         lossSum = try g.state("metrics.loss_sum", .scalar)
@@ -91,7 +107,11 @@ public final class Trainer {
             try executor.compile(outputs: i == 0 ? [loss, terms] : [], updates: updates)
         }
         self.executor = executor
-        try executor.setValue(data.images, for: table)
+        if shards == nil {
+            try executor.setValue(data.images, for: table)
+        } else {
+            try executor.setValue((0..<deviceRows).map { Int32($0) }, for: order)  // a shard is stored in batch order
+        }
     }
 
     /// Peak bytes of the step's computed tensors, and their total without buffer reuse.
@@ -105,10 +125,20 @@ public final class Trainer {
     public func trainEpoch(reportEvery: Int = 0, shouldStop: () -> Bool = { false },
                            progress: (Int, Float) -> Void = { _, _ in }) throws -> Float {
         let permutation = Shuffle.permutation(count: examples, seed: training.seed, epoch: epoch)
-        try executor.setValue(permutation.map { Int32($0) }, for: order)
+        if shards == nil { try executor.setValue(permutation.map { Int32($0) }, for: order) }
         if stepInEpoch == 0 { try executor.setValue([Float(0)], for: lossSum) }
+        let first = stepInEpoch
         for s in stepInEpoch..<stepsPerEpoch {
-            let context = RunContext(step: step, cursor: s * training.batchSize)
+            var cursor = s * training.batchSize
+            if let shards {
+                let perShard = shards.rows / training.batchSize, k = s / perShard, used = stepsPerEpoch * training.batchSize
+                if s == first || s % perShard == 0 {
+                    try executor.setValue(shards.take(k, epoch: epoch, order: permutation, used: used), for: table)
+                    if (k + 1) * perShard < stepsPerEpoch { shards.prefetch(k + 1, epoch: epoch, order: permutation, used: used) }
+                }
+                cursor = (s - k * perShard) * training.batchSize
+            }
+            let context = RunContext(step: step, cursor: cursor)
             for plan in plans { try executor.run(plan, context: context) }
             step += 1
             stepInEpoch = s + 1

@@ -92,6 +92,20 @@ struct Train: ParsableCommand {
         }
     }
     @Option(help: "Use only the first N training examples (quick runs).") var limit: Int?
+    @Option(help: "Device memory the training set may take, in bytes or with K, M, G (e.g. 512M); a larger training set is streamed to the device in shards (default: the device's largest buffer and half its memory).")
+    var deviceMemory: String?
+
+    /// --device-memory in bytes.
+    func dataBudget() throws -> Int? {
+        guard let text = deviceMemory else { return nil }
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        let unit = text.last.flatMap { units[Character($0.uppercased())] }
+        guard let number = Int(unit == nil ? text : String(text.dropLast())), number > 0,
+              case let (bytes, overflow) = number.multipliedReportingOverflow(by: unit ?? 1), !overflow else {
+            throw ConfigurationError.invalid("--device-memory", text, "a positive number of bytes, optionally with K, M or G (e.g. 512M)")
+        }
+        return bytes
+    }
 
     func configurations() throws -> (ModelConfiguration, TrainingConfiguration) {
         var model = ModelConfiguration()
@@ -156,7 +170,7 @@ struct Train: ParsableCommand {
             try modelConfiguration.validate()
             let checkpointPath = FileSystem.join(out, RunFolder.model)
             let backend = try backendOptions.make()
-            let trainer = try Trainer(model: modelConfiguration, training: training, data: trainSet, backend: backend)
+            let trainer = try Trainer(model: modelConfiguration, training: training, data: trainSet, backend: backend, dataBudget: try dataBudget())
             if let resume {
                 let path = CheckpointFormat.file(at: resume)
                 let checkpoint = try Checkpoint(contentsOf: path)
@@ -169,6 +183,9 @@ struct Train: ParsableCommand {
                 training \(modelConfiguration.summary) on \(trainSet.count) examples (\(trainer.stepsPerEpoch) steps of \(training.batchSize) per epoch)
                 backend: \(backend.deviceDescription); step memory \(memory.peak >> 10) KiB (\(memory.naive >> 10) KiB without reuse)
                 """)
+            if let rows = trainer.shardExamples {
+                say("the training set is streamed to the device in shards of \(rows) examples (\(trainSet.count) in all)")
+            }
             if trainer.epoch >= training.epochs {
                 say("the checkpoint in \(out) has already trained \(trainer.epoch) epochs; ask for more with --epochs")
             }

@@ -1,0 +1,62 @@
+import Engine
+import Foundation
+import Testing
+@testable import VAE
+
+/// A training set larger than the device budget is streamed in shards and trains exactly as
+/// the whole set on the device does.
+@Suite struct StreamingTests {
+    @Test func shardedTrainingGivesTheInMemoryLossCurveAndWeights() throws {
+        let data = syntheticDataset(count: 250)  // 7 full batches of 32; the last shard is short
+        let bytesPerExample = data.exampleSize * 4 + 4
+        for (name, backend) in try backends() {
+            let whole = try Trainer(model: smallModel(), training: smallTraining(), data: data, backend: backend)
+            #expect(whole.shardExamples == nil)
+            // A budget for 2.5 batches: shards of 2 batches (64 examples), 4 shards per epoch.
+            let streamed = try Trainer(model: smallModel(), training: smallTraining(), data: data, backend: backend,
+                                       dataBudget: bytesPerExample * 80)
+            #expect(streamed.shardExamples == 64, "\(name)")
+            for epoch in 0..<3 {
+                let (a, b) = (try whole.trainEpoch(), try streamed.trainEpoch())
+                #expect(a == b, "\(name) epoch \(epoch): in memory \(a), streamed \(b)")
+            }
+            #expect(try whole.parameterValues() == (try streamed.parameterValues()), "\(name)")
+        }
+    }
+
+    @Test func aStreamedRunStoppedInsideAShardResumesExactly() throws {
+        let data = syntheticDataset(count: 256)
+        let budget = (data.exampleSize * 4 + 4) * 96  // shards of 3 batches
+        for (name, backend) in try backends() {
+            let straight = try Trainer(model: smallModel(), training: smallTraining(), data: data, backend: backend, dataBudget: budget)
+            for _ in 0..<2 { try straight.trainEpoch() }
+            let first = try Trainer(model: smallModel(), training: smallTraining(), data: data, backend: backend, dataBudget: budget)
+            var steps = 0
+            try first.trainEpoch(shouldStop: { steps += 1; return steps == 4 })  // stops after step 4, inside shard 1
+            #expect(first.stepInEpoch == 4)
+            let resumed = try Trainer(model: smallModel(), training: smallTraining(), data: data, backend: backend, dataBudget: budget)
+            try resumed.restore(try first.checkpoint(), path: "memory")
+            for _ in 0..<2 { try resumed.trainEpoch() }
+            #expect(try straight.parameterValues() == (try resumed.parameterValues()), "\(name)")
+        }
+    }
+
+    @Test func aBudgetBelowOneBatchIsRefused() throws {
+        let data = syntheticDataset(count: 64)
+        let error = #expect(throws: ConfigurationError.self) {
+            try Trainer(model: smallModel(), training: smallTraining(), data: data, backend: try backends()[0].1, dataBudget: 100)
+        }
+        #expect(error?.description.contains("at least one batch of training data") == true, "\(error?.description ?? "")")
+    }
+
+    @Test func theCommandStreamsUnderADeviceMemoryBudget() throws {
+        let dir = try temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+        try writeIDXDataset(to: dir + "/data", count: 200, side: 4, testCount: 20)
+        let run = try vae(["train", "--backend", "cpu", "--data", "data", "--hidden", "8", "--latent", "2", "--epochs", "1",
+                           "--batch-size", "16", "--device-memory", "2K", "--out", "run"], in: dir)
+        #expect(run.status == 0 && run.output.contains("streamed to the device in shards of 16 examples (200 in all)"), "\(run.output) \(run.error)")
+        let bad = try vae(["train", "--backend", "cpu", "--data", "data", "--device-memory", "lots", "--out", "run2"], in: dir)
+        #expect(bad.status != 0 && bad.error.contains("--device-memory"), "\(bad.error)")
+    }
+}
