@@ -28,7 +28,7 @@ import Testing
         let train = ["train", "--backend", "cpu", "--epochs", "1", "--batch-size", "16", "--hidden", "8", "--latent", "2", "--out", "x"]
         try expectFailure(train + ["--data", "missing"], in: dir, "data path missing does not exist")
         try FileManager.default.createDirectory(atPath: dir + "/empty", withIntermediateDirectories: true)
-        try expectFailure(train + ["--data", "empty"], in: dir, "empty does not hold an IDX data set", "train-images-idx3-ubyte")
+        try expectFailure(train + ["--data", "empty"], in: dir, "cannot read empty: expected a folder of MNIST-format IDX files", "train-images-idx3-ubyte", "or of PNG images")
         // Truncated gzip, then not gzip at all.
         try FileManager.default.createDirectory(atPath: dir + "/broken", withIntermediateDirectories: true)
         try writeIDXDataset(to: dir + "/broken", count: 64, side: 4)
