@@ -69,9 +69,25 @@ struct Score: ParsableCommand {
         try VAECommand.reportingErrors {
             guard ["elbo", "iwae"].contains(score) else { throw ConfigurationError.invalid("--score", score, "elbo or iwae") }
             try output.check(out, kind: .csv, reads: model)
-            let session = try model.session()
+            var session = try model.session()
             let data = try dataOptions.load(for: session, model: model)
             let normalLabels = try normalClasses.map { try parseLabels($0, flag: "--normal-classes", in: data) }
+            // A calibrated Gaussian scores with its σ² from training, not the scored batch's.
+            let checkpoint = try Checkpoint(contentsOf: model.file)
+            if var configuration = session.architecture as? ModelConfiguration, configuration.likelihood == .calibrated,
+               let text = checkpoint.metadata["calibrated_variance"] {
+                guard let variance = Double(text), variance.isFinite, variance > 0 else {
+                    throw CheckpointError.badMetadata(path: model.file, field: "calibrated_variance", value: text, expected: "a positive number")
+                }
+                configuration.likelihood = .gaussian
+                configuration.sigma = Float(variance.squareRoot())
+                var parameters: [String: [Float]] = [:]
+                for name in checkpoint.names where !name.hasPrefix("optimizer.") && !name.hasPrefix("metrics.") {
+                    parameters[name] = checkpoint[name]?.values
+                }
+                session = try InferenceSession(architecture: configuration, parameters: parameters, backend: try model.backendOptions.make())
+                say(String(format: "scoring with the calibrated σ² = %.4g from training (each score independent of the others)", variance))
+            }
             if let normalLabels, let normalClasses {
                 // Both groups must be present, or the AUC means nothing.
                 try data.checkLabels(normalLabels, flag: "--normal-classes")

@@ -166,7 +166,7 @@ struct Train: ParsableCommand {
             if modelConfiguration.likelihood == .bernoulli, !trainSet.valuesInUnitInterval {
                 throw DataError.values(path: data, detail: "the Bernoulli likelihood takes values in [0, 1], and this data has others\(preprocessing.mean == nil ? "" : " (tables are standardized)"); use --likelihood calibrated or gaussian")
             }
-            let metadata = ["data_source": try CheckpointFormat.encode(preprocessing)]
+            var metadata = ["data_source": try CheckpointFormat.encode(preprocessing)]
             try modelConfiguration.validate()
             let checkpointPath = FileSystem.join(out, RunFolder.model)
             let backend = try backendOptions.make()
@@ -220,6 +220,9 @@ struct Train: ParsableCommand {
                 let throughput = Double((trainer.stepsPerEpoch - firstStep) * training.batchSize) / seconds
                 progress.end(line: String(format: "epoch %d/%d  train −ELBO %.2f  test −ELBO %.2f (reconstruction %.2f + KL %.2f)  %.1f s  %.0f samples/s",
                                           trainer.epoch, training.epochs, trainLoss, test.negativeELBO, test.reconstruction, test.kl, seconds, throughput))
+                if modelConfiguration.likelihood == .calibrated {
+                    metadata["calibrated_variance"] = String(try calibratedVariance(session: session, data: trainSet))
+                }
                 // The checkpoint first: metrics.csv gets a row only for an epoch whose model was written.
                 try trainer.checkpoint(metadata: metadata).write(to: checkpointPath)
                 try metrics.append(epoch: trainer.epoch, step: trainer.step, trainLoss: Double(trainLoss), test: test,
@@ -256,6 +259,19 @@ struct Train: ParsableCommand {
         preprocessing.apply(to: &training)
         preprocessing.apply(to: &test)
         return (training, test, preprocessing)
+    }
+
+    /// The calibrated Gaussian's σ² over the whole training set (the mean squared error of the
+    /// reconstructions through z = μ, at least 1e-6): `vae score` scores each example with it,
+    /// so a score does not depend on the other examples of its batch.
+    private func calibratedVariance(session: InferenceSession, data: Dataset) throws -> Double {
+        var sum = 0.0
+        for start in stride(from: 0, to: data.count, by: 1000) {
+            let n = min(1000, data.count - start)
+            let x = Array(data.images[start * data.exampleSize..<(start + n) * data.exampleSize])
+            for (a, b) in zip(x, try session.reconstruct(x, count: n)) { sum += Double(a - b) * Double(a - b) }
+        }
+        return max(sum / Double(data.images.count), 1e-6)
     }
 
     private func writePictures(session: InferenceSession, testSet: Dataset, seed: UInt64, out: String) throws {

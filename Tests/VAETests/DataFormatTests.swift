@@ -138,6 +138,15 @@ import Testing
         let rows = try String(contentsOfFile: dir + "/s.csv", encoding: .utf8).split(separator: "\n")
         #expect(rows.count == 41 && rows[1].hasPrefix("0,normal,") && rows[40].hasPrefix("39,odd,"))
 
+        // A calibrated Gaussian scores with the training σ²: the first row scores the same alone as
+        // among the others (same place, so the same z; with the batch's σ² it would not).
+        #expect(s.output.contains("scoring with the calibrated σ²"), "\(s.output)")
+        _ = try write("size,weight,ratio,kind\n" + test.split(separator: "\n")[1] + "\n", "one.csv", in: dir)
+        let alone = try vae(["score", "--backend", "cpu", "--checkpoint", "run", "--data", "one.csv", "--out", "one-scores.csv"], in: dir)
+        #expect(alone.status == 0, "\(alone.error)")
+        let single = try String(contentsOfFile: dir + "/one-scores.csv", encoding: .utf8).split(separator: "\n")[1].split(separator: ",")[2]
+        let inFile = rows[1].split(separator: ",")[2]
+        #expect(abs((Double(single) ?? 0) - (Double(inFile) ?? 1)) < 1e-3 * abs(Double(inFile) ?? 1), "alone \(single), in the file \(inFile)")
         let wrongName = try vae(["score", "--backend", "cpu", "--checkpoint", "run", "--data", "test.csv", "--normal-classes", "usual", "--out", "x.csv"], in: dir)
         #expect(wrongName.status != 0 && wrongName.error.contains("labels of the data, comma-separated: normal, odd"), "\(wrongName.error)")
         let idx = try vae(["evaluate", "--backend", "cpu", "--checkpoint", "run", "--importance-samples", "0"], in: dir)
