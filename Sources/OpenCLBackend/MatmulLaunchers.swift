@@ -3,10 +3,15 @@ import Engine
 /// Launchers of Kernels/matmul.cl (row-major matrices; see the file's header for the tiles),
 /// and `gemm`, which picks one of them for a product.
 extension OpenCLBackend {
-    /// C[M, N] = op(A)·op(B) (+ bias, activation): the register-tiled kernel for the layout when
-    /// the matrix holds at least one tile, else the one-element-per-work-item kernel.
+    /// C[M, N] = op(A)·op(B) (+ bias, activation): on GPUs the local-memory kernel; on CPU
+    /// devices the register-tiled kernel for the layout when the matrix holds at least one
+    /// tile, else the one-element-per-work-item kernel.
     func gemm(c: CLBuffer, a: CLBuffer, b: CLBuffer, bias: CLBuffer?, m: Int, n: Int, k: Int,
               transposeA: Bool, transposeB: Bool, activation: Activation) throws(OpenCLError) {
+        if let t = tiles.gemmTiles {
+            return try gemm_tiled(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                                  activation: activation, tiles: t)
+        }
         switch (transposeA, transposeB) {
         case (false, true) where m >= 3 && n >= 4:
             if let bias {
@@ -57,6 +62,16 @@ extension OpenCLBackend {
                     + [.int(transposeA ? 1 : 0), .int(transposeB ? 1 : 0), .int(bias == nil ? 0 : 1),
                        .int(activation.kernelCode), .float(activation.kernelSlope)],
                     global: [n, m], local: [1, 1])
+    }
+
+    /// C[M, N] = act(op(A)·op(B) + bias), local-memory tiles (the GPU structure): any shape and transposes.
+    func gemm_tiled(c: CLBuffer, a: CLBuffer, b: CLBuffer, bias: CLBuffer?, m: Int, n: Int, k: Int,
+                    transposeA: Bool, transposeB: Bool, activation: Activation, tiles t: GEMMTiles) throws(OpenCLError) {
+        let groups = [(n + t.tn - 1) / t.tn, (m + t.tm - 1) / t.tm]
+        try enqueue(.gemm_tiled, [.buffer(c), .buffer(a), .buffer(b), .buffer(bias ?? a)] + (try ints("gemm_tiled", [m, n, k]))
+                    + [.int(transposeA ? 1 : 0), .int(transposeB ? 1 : 0), .int(bias == nil ? 0 : 1),
+                       .int(activation.kernelCode), .float(activation.kernelSlope)],
+                    global: [groups[0] * t.workGroup[0], groups[1] * t.workGroup[1]], local: t.workGroup)
     }
 
     /// Dimension 0 of the NT kernels walks rows (see dot_tile), so the 2-D group is swapped.

@@ -110,28 +110,60 @@ struct TileConfiguration {
     let local2D: [Int]
     /// Work-group size of the 1-D kernels.
     let local1D: Int
-
     /// Polynomial exp/log on CPU devices (see Kernels/common.cl).
     let polynomialMath: Bool
+    /// The local-memory GEMM's tiles (`gemm_tiled`, which then runs every product), or nil for
+    /// the register-blocked kernels of CPU devices.
+    let gemmTiles: GEMMTiles?
 
     /// PoCL and other CPU devices: wide register tiles, and small groups so every core gets many.
-    static let cpu = TileConfiguration(nnRows: 6, local2D: [1, 2], local1D: 64, polynomialMath: true)
-    /// GPUs: smaller tiles per work-item, 8×8 groups, the hardware's exp and log. Tested for
-    /// correctness on PoCL; its speed on a GPU is not measured yet.
-    static let gpu = TileConfiguration(nnRows: 4, local2D: [8, 8], local1D: 128, polynomialMath: false)
+    static let cpu = TileConfiguration(nnRows: 6, local2D: [1, 2], local1D: 64, polynomialMath: true, gemmTiles: nil)
+    /// GPUs with the usual limits (256 work-items, 16 KiB or more of local memory): 64×64 tiles
+    /// of C, 16 deep, 4×4 per work-item; the hardware's exp and log. Tested for correctness on
+    /// PoCL (and its barriers); its speed on a GPU is not measured yet.
+    static let gpu = TileConfiguration(nnRows: 4, local2D: [8, 8], local1D: 128, polynomialMath: false,
+                                       gemmTiles: GEMMTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4))
 
-    init(nnRows: Int, local2D: [Int], local1D: Int, polynomialMath: Bool) {
+    init(nnRows: Int, local2D: [Int], local1D: Int, polynomialMath: Bool, gemmTiles: GEMMTiles?) {
         self.nnRows = nnRows
         self.local2D = local2D
         self.local1D = local1D
         self.polynomialMath = polynomialMath
+        self.gemmTiles = gemmTiles
     }
 
+    /// The configuration for a device: CPU devices get `cpu`; others `gpu`, its GEMM tiles
+    /// shrunk until the work-group and local memory fit the device's limits.
     init(for device: OpenCLDevice) {
-        self = device.isCPU ? .cpu : .gpu
+        guard !device.isCPU else { self = .cpu; return }
+        var c = TileConfiguration.gpu
+        c = TileConfiguration(nnRows: c.nnRows, local2D: c.local2D, local1D: min(c.local1D, device.maxWorkGroupSize),
+                              polynomialMath: false, gemmTiles: GEMMTiles.fitting(maxWorkGroup: device.maxWorkGroupSize,
+                                                                                  localBytes: Int(clamping: device.localMemory)))
+        self = c
     }
 
     var buildOptions: String {
-        "-cl-mad-enable -DNN_ROWS=\(nnRows)" + (polynomialMath ? " -DPOLY_MATH" : "") + " " + KernelCodes.buildOptions
+        "-cl-mad-enable -DNN_ROWS=\(nnRows)" + (polynomialMath ? " -DPOLY_MATH" : "") + (gemmTiles.map { " " + $0.buildOptions } ?? "")
+            + " " + KernelCodes.buildOptions
+    }
+}
+
+/// Tiles of `gemm_tiled`: a work-group computes tm × tn of C in slices tk deep, each work-item
+/// wm × wn of it; the work-group is (tn / wn) × (tm / wm).
+struct GEMMTiles: Equatable {
+    let tm, tn, tk, wm, wn: Int
+
+    var workGroup: [Int] { [tn / wn, tm / wm] }
+    /// Local memory of the two padded slices.
+    var localBytes: Int { 4 * tk * (tm + 1 + tn + 1) }
+    var buildOptions: String { "-DGEMM_TM=\(tm) -DGEMM_TN=\(tn) -DGEMM_TK=\(tk) -DGEMM_WM=\(wm) -DGEMM_WN=\(wn)" }
+
+    /// The largest of 64×64, 32×32 and 16×16 tiles (16 deep, 4×4 per work-item; 8 deep for the
+    /// smallest) whose work-group and local memory the device allows.
+    static func fitting(maxWorkGroup: Int, localBytes: Int) -> GEMMTiles {
+        let candidates = [GEMMTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4), GEMMTiles(tm: 32, tn: 32, tk: 16, wm: 4, wn: 4),
+                          GEMMTiles(tm: 16, tn: 16, tk: 8, wm: 4, wn: 4)]
+        return candidates.first { $0.workGroup[0] * $0.workGroup[1] <= maxWorkGroup && $0.localBytes <= localBytes } ?? candidates[2]
     }
 }

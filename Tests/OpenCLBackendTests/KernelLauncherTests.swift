@@ -23,7 +23,7 @@ import Testing
         let kernelDir = Self.root.appendingPathComponent("Kernels")
         for file in try FileManager.default.contentsOfDirectory(atPath: kernelDir.path) where file.hasSuffix(".cl") {
             let text = try String(contentsOf: kernelDir.appendingPathComponent(file), encoding: .utf8)
-            for name in Self.matches(of: #"__kernel\s+void\s+([A-Za-z0-9_]+)\s*\("#, in: text) {
+            for name in Self.matches(of: #"__kernel\s+(?:__attribute__\(\(.*?\)\)\s*)?void\s+([A-Za-z0-9_]+)\s*\("#, in: text) {
                 #expect(definedIn[name] == nil, "\(name) is defined in both \(definedIn[name] ?? "") and \(file)")
                 definedIn[name] = file
             }
@@ -50,7 +50,7 @@ import Testing
     }
 
     private static func matches(of pattern: String, in text: String) -> [String] {
-        guard let regex = try? NSRegularExpression(pattern: pattern) else { return [] }
+        guard let regex = try? NSRegularExpression(pattern: pattern, options: .dotMatchesLineSeparators) else { return [] }
         return regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { match in
             Range(match.range(at: 1), in: text).map { String(text[$0]) }
         }

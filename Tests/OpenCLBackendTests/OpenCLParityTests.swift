@@ -133,13 +133,15 @@ import Testing
     }
 }
 
-/// The GPU kernel configuration (4-row NN/TN tiles, 8×8 work-groups, builtin exp/log) built and
-/// run on PoCL, so its code path is checked even where no GPU is at hand.
+/// The GPU kernel configuration (the local-memory `gemm_tiled` for every product, builtin
+/// exp/log) built and run on PoCL, so its code path and barriers are checked even where no GPU
+/// is at hand; every tile size a device can be given, on shapes around the tile edges.
 @Suite struct GPUConfigurationParityTests {
     @Test func gpuConfigurationMatchesCPU() throws {
         let device = try OpenCLDevice.select(nil)
         let parity = Parity(backend: try OpenCLBackend(device: device, tiles: .gpu))
-        for (m, n, k) in [(1, 1, 1), (4, 16, 3), (7, 33, 129), (129, 7, 33), (33, 129, 7), (128, 400, 784)] {
+        for (m, n, k) in [(1, 1, 1), (4, 16, 3), (7, 33, 129), (129, 7, 33), (33, 129, 7), (128, 400, 784), (64, 64, 16), (65, 130, 17),
+                          (1, 200, 1), (63, 1, 47)] {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
                 let a = TensorSpec(ta ? Shape(k, m) : Shape(m, k)), b = TensorSpec(tb ? Shape(n, k) : Shape(k, n))
                 try parity.check(.matmul(transposeA: ta, transposeB: tb), [(a, Parity.values(a.count, stream: 1)), (b, Parity.values(b.count, stream: 2))])
@@ -157,6 +159,30 @@ import Testing
         }
         for act in Activation.all {
             try parity.check(.activation(act), [(TensorSpec(Shape(7, 33)), Parity.values(231, stream: 5, bound: 6))])
+        }
+    }
+}
+
+@Suite struct GEMMTileTests {
+    @Test func tilesShrinkToTheDeviceLimits() {
+        #expect(GEMMTiles.fitting(maxWorkGroup: 1024, localBytes: 32 << 10) == GEMMTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4))
+        #expect(GEMMTiles.fitting(maxWorkGroup: 128, localBytes: 32 << 10) == GEMMTiles(tm: 32, tn: 32, tk: 16, wm: 4, wn: 4))
+        #expect(GEMMTiles.fitting(maxWorkGroup: 1024, localBytes: 6 << 10) == GEMMTiles(tm: 32, tn: 32, tk: 16, wm: 4, wn: 4))
+        #expect(GEMMTiles.fitting(maxWorkGroup: 32, localBytes: 2 << 10) == GEMMTiles(tm: 16, tn: 16, tk: 8, wm: 4, wn: 4))
+        #expect(GEMMTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4).localBytes == 8320)
+    }
+
+    @Test(arguments: [GEMMTiles(tm: 32, tn: 32, tk: 16, wm: 4, wn: 4), GEMMTiles(tm: 16, tn: 16, tk: 8, wm: 4, wn: 4)])
+    func smallerTilesMatchCPU(_ t: GEMMTiles) throws {
+        let device = try OpenCLDevice.select(nil)
+        let g = TileConfiguration.gpu
+        let parity = Parity(backend: try OpenCLBackend(device: device, tiles: TileConfiguration(
+            nnRows: g.nnRows, local2D: g.local2D, local1D: g.local1D, polynomialMath: false, gemmTiles: t)))
+        for (m, n, k) in [(1, 1, 1), (17, 33, 9), (33, 17, 40), (128, 20, 400)] {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let a = TensorSpec(ta ? Shape(k, m) : Shape(m, k)), b = TensorSpec(tb ? Shape(n, k) : Shape(k, n))
+                try parity.check(.matmul(transposeA: ta, transposeB: tb), [(a, Parity.values(a.count, stream: 1)), (b, Parity.values(b.count, stream: 2))])
+            }
         }
     }
 }
