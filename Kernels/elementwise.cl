@@ -55,7 +55,8 @@ __kernel void reduce_partial(__global float* partial, __global const float* x, i
 
 // Second stage: one work-item adds the partial sums in order.
 __kernel void reduce_final(__global float* y, __global const float* partial, int parts, float scale) {
-    if (get_global_id(0) != 0) return;
+    // Launched as one work-item (global and local size 1), so no guard: a branch before reading
+    // the arguments made Mesa's rusticl warn that it treats them as uniform.
     float acc = 0.0f;
     for (int p = 0; p < parts; ++p) acc += partial[p];
     y[0] = acc * scale;
@@ -99,7 +100,8 @@ __kernel void logsumexp_partial(__global float* partial, __global const float* x
 
 // Second stage: rescale every chunk's sum to the overall maximum and add them in order.
 __kernel void logsumexp_final(__global float* y, __global const float* partial, int parts) {
-    if (get_global_id(0) != 0) return;
+    // Launched as one work-item (global and local size 1), so no guard: a branch before reading
+    // the arguments made Mesa's rusticl warn that it treats them as uniform.
     float top = -INFINITY;
     for (int p = 0; p < parts; ++p) top = fmax(top, partial[2 * p]);
     if (isinf(top)) { y[0] = top; return; }

@@ -48,16 +48,19 @@ __kernel void vae_loss_terms(__global float* terms, __global const float* pixels
 // One work-item: for the calibrated Gaussian, σ² from the squared errors and the final
 // reconstruction terms; then the batch mean of reconstruction + β·KL, in example order.
 __kernel void vae_loss_total(__global float* total, __global float* terms, int batch, int data_size, int likelihood, float beta) {
-    if (get_global_id(0) != 0) return;
-    if (likelihood == LIKELIHOOD_CALIBRATED) {
-        float sse = 0.0f;
-        for (int b = 0; b < batch; ++b) sse += terms[2 * b];
-        float variance = fmax(sse / ((float)batch * (float)data_size), MIN_CALIBRATED_VARIANCE);
-        float log_normalizer = 0.5f * (float)data_size * log(6.2831853071795864769f * variance);
-        for (int b = 0; b < batch; ++b) terms[2 * b] = terms[2 * b] / (2.0f * variance) + log_normalizer;
-    }
+    // Launched as one work-item (global and local size 1). Branch-free: reading arguments
+    // inside a branch made Mesa's rusticl warn that it treats them as uniform.
+    const int calibrated = likelihood == LIKELIHOOD_CALIBRATED;
+    float sse = 0.0f;
+    for (int b = 0; b < batch; ++b) sse += terms[2 * b];
+    float variance = fmax(sse / ((float)batch * (float)data_size), MIN_CALIBRATED_VARIANCE);
+    float log_normalizer = 0.5f * (float)data_size * log(6.2831853071795864769f * variance);
     float sum = 0.0f;
-    for (int b = 0; b < batch; ++b) sum += terms[2 * b] + beta * terms[2 * b + 1];
+    for (int b = 0; b < batch; ++b) {
+        float reconstruction = calibrated ? terms[2 * b] / (2.0f * variance) + log_normalizer : terms[2 * b];
+        terms[2 * b] = reconstruction;
+        sum += reconstruction + beta * terms[2 * b + 1];
+    }
     total[0] = sum / (float)batch;
 }
 
@@ -77,7 +80,8 @@ __kernel void squared_error_rows(__global float* out, __global const float* x, _
 // One work-item: stats[batch] = σ² of the calibrated Gaussian from the per-example errors in
 // stats[0 ..< batch].
 __kernel void calibrated_variance(__global float* stats, int batch, int data_size) {
-    if (get_global_id(0) != 0) return;
+    // Launched as one work-item (global and local size 1), so no guard: a branch before reading
+    // the arguments made Mesa's rusticl warn that it treats them as uniform.
     float sse = 0.0f;
     for (int b = 0; b < batch; ++b) sse += stats[b];
     stats[batch] = fmax(sse / ((float)batch * (float)data_size), MIN_CALIBRATED_VARIANCE);

@@ -30,14 +30,17 @@ __kernel void philox_bits(__global uint* out, int blocks, uint sample, uint step
 }
 
 // Runs BODY for each element i of this work-item's block of four, with its normal draw in eps:
-// the one place that maps work-items to Philox blocks and lanes.
+// the one place that maps work-items to Philox blocks and lanes. The draws are made before any
+// branch and the four lanes are spelled out: a loop over a private array that read the
+// counter arguments inside its control flow made Mesa's rusticl warn "Treating
+// load_kernel_arg in control flow as uniform, results may be incorrect".
 #define FOR_EACH_NORMAL(n, BODY) { \
-    int b = get_global_id(0), base = b * 4; \
-    if (base < (n)) { \
-        float4 e = normals4((uint)b, sample, step_lo, step_hi, seed_lo, seed_hi); \
-        float lanes[4] = {e.x, e.y, e.z, e.w}; \
-        for (int l = 0; l < 4 && base + l < (n); ++l) { int i = base + l; float eps = lanes[l]; BODY; } \
-    } \
+    int b = get_global_id(0), base = b * 4, left = (n) - base; \
+    float4 e = normals4((uint)b, sample, step_lo, step_hi, seed_lo, seed_hi); \
+    if (left > 0) { int i = base; float eps = e.x; BODY; } \
+    if (left > 1) { int i = base + 1; float eps = e.y; BODY; } \
+    if (left > 2) { int i = base + 2; float eps = e.z; BODY; } \
+    if (left > 3) { int i = base + 3; float eps = e.w; BODY; } \
 }
 
 __kernel void random_normal(__global float* y, int n, uint sample, uint step_lo, uint step_hi, uint seed_lo, uint seed_hi) {

@@ -5,7 +5,7 @@ import Testing
 
 /// The convolution ops on OpenCL (PoCL in CI) against the CPU reference, on awkward shapes:
 /// odd sizes, strides 1 and 2, padding 0–2, kernels 1, 3, 4, 5, channels 1, 3, 7, batch 1,
-/// and the default conv VAE's layers; with the CPU-device and the GPU kernel configurations.
+/// and the default conv VAE's layers; on every device present, with its own and the GPU kernel configuration.
 @Suite struct ConvolutionParityTests {
     /// (batch, channels, height, width, out channels, kernel, stride, padding).
     static let cases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
@@ -15,8 +15,7 @@ import Testing
     ]
 
     static func backends() throws -> [Parity] {
-        let device = try OpenCLDevice.select(nil)
-        return [try Parity(), Parity(backend: try OpenCLBackend(device: device, tiles: .gpu))]
+        try Parity.everyDevice() + Parity.everyDevice(tiles: .gpu)
     }
 
     @Test func convolutionsAndTheirGradientsMatchCPU() throws {

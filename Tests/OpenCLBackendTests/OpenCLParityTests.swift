@@ -3,86 +3,91 @@ import Engine
 @testable import OpenCLBackend
 import Testing
 
-/// Every op on OpenCL (PoCL in CI) against the CPU reference, on shapes that are not multiples
-/// of any tile.
+/// Every op on every OpenCL device present (PoCL and Mesa's rusticl in CI) against the CPU
+/// reference, on shapes that are not multiples of any tile.
 @Suite struct OpenCLParityTests {
     static let sizes = [1, 7, 33, 129]
 
     @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
     func matmulMatchesCPU(_ ta: Bool, _ tb: Bool) throws {
-        let parity = try Parity()
-        var shapes: [(Int, Int, Int)] = []
-        for m in Self.sizes { for n in Self.sizes { for k in [1, 7, 129] { shapes.append((m, n, k)) } } }
-        shapes += [(128, 400, 784), (128, 784, 400), (128, 20, 400), (784, 400, 128), (6, 16, 9), (5, 15, 3)]
-        for (m, n, k) in shapes {
-            let a = TensorSpec(ta ? Shape(k, m) : Shape(m, k)), b = TensorSpec(tb ? Shape(n, k) : Shape(k, n))
-            try parity.check(.matmul(transposeA: ta, transposeB: tb),
-                             [(a, Parity.values(a.count, stream: 1)), (b, Parity.values(b.count, stream: 2))])
+        for parity in try Parity.everyDevice() {
+            var shapes: [(Int, Int, Int)] = []
+            for m in Self.sizes { for n in Self.sizes { for k in [1, 7, 129] { shapes.append((m, n, k)) } } }
+            shapes += [(128, 400, 784), (128, 784, 400), (128, 20, 400), (784, 400, 128), (6, 16, 9), (5, 15, 3)]
+            for (m, n, k) in shapes {
+                let a = TensorSpec(ta ? Shape(k, m) : Shape(m, k)), b = TensorSpec(tb ? Shape(n, k) : Shape(k, n))
+                try parity.check(.matmul(transposeA: ta, transposeB: tb),
+                                 [(a, Parity.values(a.count, stream: 1)), (b, Parity.values(b.count, stream: 2))])
+            }
         }
     }
 
     @Test(arguments: Activation.all)
     func linearMatchesCPU(_ act: Activation) throws {
-        let parity = try Parity()
-        for (m, n, k) in [(1, 1, 1), (7, 33, 129), (129, 7, 33), (33, 129, 7), (2, 3, 784), (128, 400, 784), (128, 20, 400)] {
-            let x = TensorSpec(Shape(m, k)), w = TensorSpec(Shape(n, k)), b = TensorSpec(Shape(n))
-            try parity.check(.linear(activation: act), [(x, Parity.values(x.count, stream: 1)), (w, Parity.values(w.count, stream: 2, bound: 0.2)),
-                                                        (b, Parity.values(n, stream: 3))])
+        for parity in try Parity.everyDevice() {
+            for (m, n, k) in [(1, 1, 1), (7, 33, 129), (129, 7, 33), (33, 129, 7), (2, 3, 784), (128, 400, 784), (128, 20, 400)] {
+                let x = TensorSpec(Shape(m, k)), w = TensorSpec(Shape(n, k)), b = TensorSpec(Shape(n))
+                try parity.check(.linear(activation: act), [(x, Parity.values(x.count, stream: 1)), (w, Parity.values(w.count, stream: 2, bound: 0.2)),
+                                                            (b, Parity.values(n, stream: 3))])
+            }
         }
     }
 
     @Test(arguments: Activation.all)
     func activationsAndTheirGradientsMatchCPU(_ act: Activation) throws {
-        let parity = try Parity()
-        for n in Self.sizes + [784 * 33] {
-            let spec = TensorSpec(Shape(n))
-            try parity.check(.activation(act), [(spec, Parity.values(n, stream: 1, bound: 6))])
-            let y = try parity.outputs(on: parity.cpu, .activation(act), [(spec, Parity.values(n, stream: 1, bound: 6))], context: RunContext())[0]
-            try parity.check(.activationGradient(act), [(spec, y), (spec, Parity.values(n, stream: 2))])
+        for parity in try Parity.everyDevice() {
+            for n in Self.sizes + [784 * 33] {
+                let spec = TensorSpec(Shape(n))
+                try parity.check(.activation(act), [(spec, Parity.values(n, stream: 1, bound: 6))])
+                let y = try parity.outputs(on: parity.cpu, .activation(act), [(spec, Parity.values(n, stream: 1, bound: 6))], context: RunContext())[0]
+                try parity.check(.activationGradient(act), [(spec, y), (spec, Parity.values(n, stream: 2))])
+            }
         }
     }
 
     @Test func addBroadcastAndReductionsMatchCPU() throws {
-        let parity = try Parity()
-        for m in Self.sizes {
-            for n in Self.sizes {
-                let spec = TensorSpec(Shape(m, n))
-                try parity.check(.add, [(spec, Parity.values(m * n, stream: 1)), (spec, Parity.values(m * n, stream: 2))])
-                for r in [Reduction.sum, .mean, .logSumExp] {
-                    try parity.check(.reduce(r, .rows), [(spec, Parity.values(m * n, stream: 3))])
-                    try parity.check(.reduce(r, .all), [(spec, Parity.values(m * n, stream: 4))])
+        for parity in try Parity.everyDevice() {
+            for m in Self.sizes {
+                for n in Self.sizes {
+                    let spec = TensorSpec(Shape(m, n))
+                    try parity.check(.add, [(spec, Parity.values(m * n, stream: 1)), (spec, Parity.values(m * n, stream: 2))])
+                    for r in [Reduction.sum, .mean, .logSumExp] {
+                        try parity.check(.reduce(r, .rows), [(spec, Parity.values(m * n, stream: 3))])
+                        try parity.check(.reduce(r, .all), [(spec, Parity.values(m * n, stream: 4))])
+                    }
+                    try parity.check(.broadcast(Shape(m, n), scale: -0.5), [(TensorSpec(Shape(n)), Parity.values(n, stream: 5))])
+                    try parity.check(.broadcast(Shape(m, n), scale: 3), [(TensorSpec(.scalar), [0.25])])
                 }
-                try parity.check(.broadcast(Shape(m, n), scale: -0.5), [(TensorSpec(Shape(n)), Parity.values(n, stream: 5))])
-                try parity.check(.broadcast(Shape(m, n), scale: 3), [(TensorSpec(.scalar), [0.25])])
             }
+            let big = TensorSpec(Shape(129, 784))
+            try parity.check(.reduce(.sum, .all), [(big, Parity.values(big.count, stream: 6))])
+            let logWeights = Parity.values(big.count, stream: 7, bound: 300).map { $0 - 500 }
+            try parity.check(.reduce(.logSumExp, .all), [(big, logWeights)])
+            try parity.check(.reduce(.logSumExp, .rows), [(big, logWeights)])
+            try parity.check(.broadcast(Shape(5, 7), scale: 2), [(TensorSpec(Shape(1, 7)), Parity.values(7, stream: 8))])
         }
-        let big = TensorSpec(Shape(129, 784))
-        try parity.check(.reduce(.sum, .all), [(big, Parity.values(big.count, stream: 6))])
-        let logWeights = Parity.values(big.count, stream: 7, bound: 300).map { $0 - 500 }
-        try parity.check(.reduce(.logSumExp, .all), [(big, logWeights)])
-        try parity.check(.reduce(.logSumExp, .rows), [(big, logWeights)])
-        try parity.check(.broadcast(Shape(5, 7), scale: 2), [(TensorSpec(Shape(1, 7)), Parity.values(7, stream: 8))])
     }
 
     @Test func samplingMatchesCPU() throws {
-        let parity = try Parity()
-        for n in Self.sizes + [128] {
-            for d in [1, 7, 20, 33] {
-                let spec = TensorSpec(Shape(n, d))
-                let mu = Parity.values(spec.count, stream: 1), lv = Parity.values(spec.count, stream: 2, bound: 3)
-                for step in [UInt64(0), 12, 1 << 33] {
-                    let context = RunContext(step: step)
-                    try parity.check(.randomNormal(spec.shape, seed: 77), [], context: context)
-                    try parity.check(.reparameterize(seed: 5, sample: 3), [(spec, mu), (spec, lv)], context: context)
-                    try parity.check(.reparameterizeGradient(seed: 5, sample: 3), [(spec, lv), (spec, Parity.values(spec.count, stream: 3))],
-                                     context: context)
+        for parity in try Parity.everyDevice() {
+            for n in Self.sizes + [128] {
+                for d in [1, 7, 20, 33] {
+                    let spec = TensorSpec(Shape(n, d))
+                    let mu = Parity.values(spec.count, stream: 1), lv = Parity.values(spec.count, stream: 2, bound: 3)
+                    for step in [UInt64(0), 12, 1 << 33] {
+                        let context = RunContext(step: step)
+                        try parity.check(.randomNormal(spec.shape, seed: 77), [], context: context)
+                        try parity.check(.reparameterize(seed: 5, sample: 3), [(spec, mu), (spec, lv)], context: context)
+                        try parity.check(.reparameterizeGradient(seed: 5, sample: 3), [(spec, lv), (spec, Parity.values(spec.count, stream: 3))],
+                                         context: context)
+                    }
                 }
             }
         }
     }
 
     @Test func philoxBitsAreIdenticalToTheHost() throws {
-        let gpu = try openCL()
+        for gpu in try Parity.everyDevice().map(\.gpu) {
         for (seed, step, sample) in [(UInt64(0), UInt64(0), UInt32(0)), (0xDEAD_BEEF_1234_5678, 1 << 40 | 17, 9)] {
             let bits = try gpu.philoxBits(blocks: 1000, seed: seed, step: step, sample: sample)
             for block in 0..<1000 {
@@ -93,53 +98,58 @@ import Testing
         }
         let zero = try gpu.philoxBits(blocks: 1, seed: 0, step: 0, sample: 0)
         #expect(zero == [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8])
+        }
     }
 
     @Test(arguments: [Likelihood.bernoulli, .gaussian(sigma: 0.3), .calibratedGaussian], KLEstimator.allCases)
     func vaeLossAndGradientMatchCPU(_ likelihood: Likelihood, _ kl: KLEstimator) throws {
-        let parity = try Parity()
-        let objective = VAEObjective(likelihood: likelihood, beta: 0.7, kl: kl)
-        for (b, d, l) in [(1, 1, 1), (7, 33, 3), (33, 7, 20), (128, 784, 20), (129, 129, 7)] {
-            let x = TensorSpec(Shape(b, d)), z = TensorSpec(Shape(b, l))
-            var inputs = [(x, Parity.values(x.count, stream: 1, unit: true)), (x, Parity.values(x.count, stream: 2, bound: 4)),
-                          (z, Parity.values(z.count, stream: 3)), (z, Parity.values(z.count, stream: 4, bound: 2))]
-            if kl == .monteCarlo { inputs.append((z, Parity.values(z.count, stream: 5, bound: 2))) }
-            try parity.check(.vaeLoss(objective), inputs)
-            try parity.check(.vaeLossGradient(objective), inputs + [(TensorSpec(.scalar), [1.5])])
+        for parity in try Parity.everyDevice() {
+            let objective = VAEObjective(likelihood: likelihood, beta: 0.7, kl: kl)
+            for (b, d, l) in [(1, 1, 1), (7, 33, 3), (33, 7, 20), (128, 784, 20), (129, 129, 7)] {
+                let x = TensorSpec(Shape(b, d)), z = TensorSpec(Shape(b, l))
+                var inputs = [(x, Parity.values(x.count, stream: 1, unit: true)), (x, Parity.values(x.count, stream: 2, bound: 4)),
+                              (z, Parity.values(z.count, stream: 3)), (z, Parity.values(z.count, stream: 4, bound: 2))]
+                if kl == .monteCarlo { inputs.append((z, Parity.values(z.count, stream: 5, bound: 2))) }
+                try parity.check(.vaeLoss(objective), inputs)
+                try parity.check(.vaeLossGradient(objective), inputs + [(TensorSpec(.scalar), [1.5])])
+            }
         }
     }
 
     @Test func gatherMatchesCPU() throws {
-        let parity = try Parity()
-        for (rows, width, tableRows) in [(1, 1, 1), (7, 33, 129), (129, 7, 200), (128, 784, 300)] {
-            let table = TensorSpec(Shape(tableRows, width))
-            let indexCount = rows + 5
-            let indices = (0..<indexCount).map { Float(($0 * 7919) % tableRows) }
-            try parity.check(.gather(rows: rows), [(table, Parity.values(table.count, stream: 1)), (TensorSpec(Shape(indexCount), .int32), indices)],
-                             context: RunContext(cursor: 3))
+        for parity in try Parity.everyDevice() {
+            for (rows, width, tableRows) in [(1, 1, 1), (7, 33, 129), (129, 7, 200), (128, 784, 300)] {
+                let table = TensorSpec(Shape(tableRows, width))
+                let indexCount = rows + 5
+                let indices = (0..<indexCount).map { Float(($0 * 7919) % tableRows) }
+                try parity.check(.gather(rows: rows), [(table, Parity.values(table.count, stream: 1)), (TensorSpec(Shape(indexCount), .int32), indices)],
+                                 context: RunContext(cursor: 3))
+            }
         }
     }
 
     @Test func optimizersMatchCPU() throws {
-        let parity = try Parity()
-        for n in Self.sizes + [400 * 784] {
-            let spec = TensorSpec(Shape(n))
-            let v = Parity.values(n, stream: 4).map { $0 * $0 }
-            try parity.check(.adam(AdamHyperparameters(learningRate: 1e-3)),
-                             [(spec, Parity.values(n, stream: 1)), (spec, Parity.values(n, stream: 2)), (spec, Parity.values(n, stream: 3)), (spec, v)],
-                             context: RunContext(step: 41))
-            try parity.check(.sgd(learningRate: 0.1), [(spec, Parity.values(n, stream: 1)), (spec, Parity.values(n, stream: 2))])
+        for parity in try Parity.everyDevice() {
+            for n in Self.sizes + [400 * 784] {
+                let spec = TensorSpec(Shape(n))
+                let v = Parity.values(n, stream: 4).map { $0 * $0 }
+                try parity.check(.adam(AdamHyperparameters(learningRate: 1e-3)),
+                                 [(spec, Parity.values(n, stream: 1)), (spec, Parity.values(n, stream: 2)), (spec, Parity.values(n, stream: 3)), (spec, v)],
+                                 context: RunContext(step: 41))
+                try parity.check(.sgd(learningRate: 0.1), [(spec, Parity.values(n, stream: 1)), (spec, Parity.values(n, stream: 2))])
+            }
         }
     }
 }
 
 /// The GPU kernel configuration (the local-memory `gemm_tiled` for every product, builtin
-/// exp/log) built and run on PoCL, so its code path and barriers are checked even where no GPU
-/// is at hand; every tile size a device can be given, on shapes around the tile edges.
+/// exp/log) built and run on every device present (PoCL, and rusticl with its GPU-like limits:
+/// 32 KiB of local memory, work-groups of at most 1024), so its code path and barriers are
+/// checked where no GPU is at hand; every tile size a device can be given, on shapes around
+/// the tile edges.
 @Suite struct GPUConfigurationParityTests {
     @Test func gpuConfigurationMatchesCPU() throws {
-        let device = try OpenCLDevice.select(nil)
-        let parity = Parity(backend: try OpenCLBackend(device: device, tiles: .gpu))
+        for parity in try Parity.everyDevice(tiles: .gpu) {
         for (m, n, k) in [(1, 1, 1), (4, 16, 3), (7, 33, 129), (129, 7, 33), (33, 129, 7), (128, 400, 784), (64, 64, 16), (65, 130, 17),
                           (1, 200, 1), (63, 1, 47)] {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
@@ -160,6 +170,7 @@ import Testing
         for act in Activation.all {
             try parity.check(.activation(act), [(TensorSpec(Shape(7, 33)), Parity.values(231, stream: 5, bound: 6))])
         }
+        }
     }
 }
 
@@ -174,15 +185,15 @@ import Testing
 
     @Test(arguments: [GEMMTiles(tm: 32, tn: 32, tk: 16, wm: 4, wn: 4), GEMMTiles(tm: 16, tn: 16, tk: 8, wm: 4, wn: 4)])
     func smallerTilesMatchCPU(_ t: GEMMTiles) throws {
-        let device = try OpenCLDevice.select(nil)
         let g = TileConfiguration.gpu
-        let parity = Parity(backend: try OpenCLBackend(device: device, tiles: TileConfiguration(
-            nnRows: g.nnRows, local2D: g.local2D, local1D: g.local1D, polynomialMath: false, gemmTiles: t)))
+        for parity in try Parity.everyDevice(tiles: TileConfiguration(nnRows: g.nnRows, local2D: g.local2D, local1D: g.local1D,
+                                                                       polynomialMath: false, gemmTiles: t)) {
         for (m, n, k) in [(1, 1, 1), (17, 33, 9), (33, 17, 40), (128, 20, 400)] {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
                 let a = TensorSpec(ta ? Shape(k, m) : Shape(m, k)), b = TensorSpec(tb ? Shape(n, k) : Shape(k, n))
                 try parity.check(.matmul(transposeA: ta, transposeB: tb), [(a, Parity.values(a.count, stream: 1)), (b, Parity.values(b.count, stream: 2))])
             }
+        }
         }
     }
 }

@@ -14,6 +14,19 @@ func openCL() throws -> OpenCLBackend {
     }
 }
 
+/// Every OpenCL device present (PoCL; with RUSTICL_ENABLE=swrast, as CI sets it, also Mesa's
+/// rusticl on llvmpipe). None fails the test.
+func openCLDevices() throws -> [OpenCLDevice] {
+    do {
+        let devices = try OpenCLDevice.all()
+        guard !devices.isEmpty else { throw OpenCLError.noPlatform }
+        return devices
+    } catch {
+        Issue.record("OpenCL is required for this test: \(error)")
+        throw error
+    }
+}
+
 /// Runs one op on the CPU and OpenCL backends with the same inputs and compares every output
 /// (and every input the op updates in place).
 struct Parity {
@@ -23,6 +36,12 @@ struct Parity {
     init() throws { gpu = try openCL() }
 
     init(backend: OpenCLBackend) { gpu = backend }
+
+    /// The OpenCL backend on every device present, each with its own kernel configuration, or
+    /// with `tiles` (the GPU configuration on every device).
+    static func everyDevice(tiles: TileConfiguration? = nil) throws -> [Parity] {
+        try openCLDevices().map { Parity(backend: try OpenCLBackend(device: $0, tiles: tiles ?? TileConfiguration(for: $0))) }
+    }
 
     /// Deterministic inputs in (−bound, bound), or in [0, 1) where `unit` is set.
     static func values(_ count: Int, stream: UInt32, bound: Float = 1, unit: Bool = false) -> [Float] {
