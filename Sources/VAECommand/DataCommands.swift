@@ -21,8 +21,8 @@ struct Encode: ParsableCommand {
             } else {
                 throw ConfigurationError.invalid("--out", out, "a file name ending in .npy or .csv")
             }
-            let session = try model.session()
-            let data = try dataOptions.load(for: session, model: model)
+            let (session, checkpoint) = try model.load()
+            let data = try dataOptions.load(for: session, checkpoint: checkpoint, model: model)
             let (means, logVariances) = try session.encode(data)
             let d = session.architecture.latentSize
             if out.hasSuffix(".csv") {
@@ -69,11 +69,12 @@ struct Score: ParsableCommand {
         try VAECommand.reportingErrors {
             guard ["elbo", "iwae"].contains(score) else { throw ConfigurationError.invalid("--score", score, "elbo or iwae") }
             try output.check(out, kind: .csv, reads: model)
-            var session = try model.session()
-            let data = try dataOptions.load(for: session, model: model)
+            let loaded = try model.load()
+            var session = loaded.session
+            let checkpoint = loaded.checkpoint
+            let data = try dataOptions.load(for: session, checkpoint: checkpoint, model: model)
             let normalLabels = try normalClasses.map { try parseLabels($0, flag: "--normal-classes", in: data) }
             // A calibrated Gaussian scores with its σ² from training, not the scored batch's.
-            let checkpoint = try Checkpoint(contentsOf: model.file)
             if var configuration = session.architecture as? ModelConfiguration, configuration.likelihood == .calibrated,
                let text = checkpoint.metadata["calibrated_variance"] {
                 guard let variance = Double(text), variance.isFinite, variance > 0 else {

@@ -13,8 +13,12 @@ struct ModelOptions: ParsableArguments {
     /// The checkpoint file itself.
     var file: String { CheckpointFormat.file(at: checkpoint) }
 
-    func session() throws -> InferenceSession {
-        try InferenceSession(checkpoint: try Checkpoint(contentsOf: file), path: file, backend: try backendOptions.make())
+    func session() throws -> InferenceSession { try load().session }
+
+    /// The session and the checkpoint it came from (read once: data commands also need its metadata).
+    func load() throws -> (session: InferenceSession, checkpoint: Checkpoint) {
+        let checkpoint = try Checkpoint(contentsOf: file)
+        return (try InferenceSession(checkpoint: checkpoint, path: file, backend: try backendOptions.make()), checkpoint)
     }
 }
 
@@ -37,9 +41,8 @@ struct DataOptions: ParsableArguments {
     @Option(help: ".npy: a .npy file of integer labels, one per example of --data.") var labels: String?
     @Option(help: "Use only the first N examples.") var limit: Int?
 
-    func load(for session: InferenceSession, model: ModelOptions) throws -> Dataset {
+    func load(for session: InferenceSession, checkpoint: Checkpoint, model: ModelOptions) throws -> Dataset {
         guard let which = Dataset.Split(rawValue: split) else { throw ConfigurationError.invalid("--split", split, "train or test") }
-        let checkpoint = try Checkpoint(contentsOf: model.file)
         let preprocessing = try CheckpointFormat.preprocessing(checkpoint, inputSize: session.architecture.exampleSize, path: model.file)
             ?? DataPreprocessing(format: .idx)
         let source = preprocessing.source(path: data, labelsPath: labels)
@@ -74,8 +77,8 @@ struct Evaluate: ParsableCommand {
             guard (0...InferenceSession.maxImportanceSamples).contains(importanceSamples) else {
                 throw ConfigurationError.invalid("--importance-samples", "\(importanceSamples)", "0 (skip) or a number of samples up to \(InferenceSession.maxImportanceSamples)")
             }
-            let session = try model.session()
-            let data = try dataOptions.load(for: session, model: model)
+            let (session, checkpoint) = try model.load()
+            let data = try dataOptions.load(for: session, checkpoint: checkpoint, model: model)
             // Said at once, so a long evaluation is visibly under way from its first second.
             let progress = importanceSamples > 0
                 ? CountProgress(total: data.count, label: "importance sampling", detail: "K = \(importanceSamples) samples each, after the −ELBO") : nil
@@ -172,8 +175,8 @@ struct Reconstruct: ParsableCommand {
     func run() throws {
         try VAECommand.reportingErrors {
             try output.check(out, kind: .png, reads: model)
-            let session = try model.session()
-            let data = try dataOptions.load(for: session, model: model)
+            let (session, checkpoint) = try model.load()
+            let data = try dataOptions.load(for: session, checkpoint: checkpoint, model: model)
             guard count > 0, start >= 0, start < data.count, count <= data.count - start else {
                 throw ConfigurationError.invalid("--start/--count", "\(start)/\(count)", "a range inside the \(data.count) examples")
             }
@@ -207,10 +210,10 @@ struct Interpolate: ParsableCommand {
         try VAECommand.reportingErrors {
             guard steps >= 2 else { throw ConfigurationError.invalid("--steps", "\(steps)", "at least 2") }
             try output.check(out, kind: .png, reads: model)
-            let session = try model.session()
+            let (session, checkpoint) = try model.load()
             try MemoryBudget.checkInference(model: session.architecture, rows: 2 * Double(steps), flag: "--steps \(steps)",
                                             limits: session.memoryLimits, hostBytesPerRow: pictureBytesPerImage(session.architecture))
-            let data = try dataOptions.load(for: session, model: model)
+            let data = try dataOptions.load(for: session, checkpoint: checkpoint, model: model)
             for (flag, index) in [("--from", from), ("--to", to)] where !(0..<data.count).contains(index) {
                 throw ConfigurationError.invalid(flag, "\(index)", "an index below \(data.count)")
             }
