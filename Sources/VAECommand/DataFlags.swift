@@ -21,20 +21,12 @@ struct DataReading: ParsableArguments {
 
 extension Dataset {
     /// A seeded split into (training, test): `fraction` of the examples, at least one and at
-    /// most all but one, drawn without replacement go to the test part.
+    /// most all but one, drawn by `Shuffle` go to the test part.
     func split(testFraction fraction: Double, seed: UInt64) throws -> (Dataset, Dataset) {
         guard fraction > 0, fraction < 1 else { throw ConfigurationError.invalid("--test-fraction", "\(fraction)", "a fraction between 0 and 1, e.g. 0.2") }
         guard count >= 2 else { throw DataError.values(path: "--data", detail: "\(count) example is too few to split into training and test parts") }
-        var order = Array(0..<count)
-        var state = seed &+ 0x9E37_79B9_7F4A_7C15
-        for i in stride(from: count - 1, to: 0, by: -1) {  // Fisher–Yates with SplitMix64
-            state = state &+ 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            order.swapAt(i, Int(z % UInt64(i + 1)))
-        }
+        // The training shuffle's Philox stream, at an epoch number training never reaches.
+        let order = Shuffle.permutation(count: count, seed: seed, epoch: -1)
         let testCount = min(count - 1, max(1, Int((Double(count) * fraction).rounded())))
         return (selecting(Array(order[testCount...]).sorted()), selecting(Array(order[..<testCount]).sorted()))
     }
