@@ -136,11 +136,9 @@ struct TileConfiguration {
     /// shrunk until the work-group and local memory fit the device's limits.
     init(for device: OpenCLDevice) {
         guard !device.isCPU else { self = .cpu; return }
-        var c = TileConfiguration.gpu
-        c = TileConfiguration(nnRows: c.nnRows, local2D: c.local2D, local1D: min(c.local1D, device.maxWorkGroupSize),
-                              polynomialMath: false, gemmTiles: GEMMTiles.fitting(maxWorkGroup: device.maxWorkGroupSize,
-                                                                                  localBytes: Int(clamping: device.localMemory)))
-        self = c
+        let g = TileConfiguration.gpu
+        self.init(nnRows: g.nnRows, local2D: g.local2D, local1D: min(g.local1D, device.maxWorkGroupSize), polynomialMath: false,
+                  gemmTiles: GEMMTiles.fitting(maxWorkGroup: device.maxWorkGroupSize, localBytes: Int(clamping: device.localMemory)))
     }
 
     var buildOptions: String {
