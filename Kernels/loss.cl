@@ -1,7 +1,8 @@
 // The fused VAE loss: twin of CPUBackend/CPULoss.swift.
-// `likelihood` is a LIKELIHOOD_* code: Bernoulli on logits, Gaussian with fixed σ, or the
-// calibrated Gaussian (σ² = the batch's mean squared error, floored at 1e-6). `mc` selects the Monte-Carlo KL at the
-// sampled z instead of the closed form.
+// `likelihood` is a LIKELIHOOD_* code: Bernoulli on logits, Gaussian with fixed σ, the
+// calibrated Gaussian (σ² = the batch's mean squared error, floored at 1e-6), or a Gaussian with
+// a variance per feature (calibrated per feature from the batch, or given). `mc` selects the
+// Monte-Carlo KL at the sampled z instead of the closed form.
 // terms[b] = (−log p(x_b | z_b) summed over the pixels, KL_b) in nats.
 
 #define MIN_CALIBRATED_VARIANCE 1e-6f
@@ -28,6 +29,31 @@ inline float latent_kl(int mc, float mu, float lv, float z) {
 __kernel void vae_loss_pixels_bernoulli(__global float* pixels, __global const float* x, __global const float* decoded, int n, float sigma) { VAE_LOSS_PIXELS(LIKELIHOOD_BERNOULLI) }
 __kernel void vae_loss_pixels_gaussian(__global float* pixels, __global const float* x, __global const float* decoded, int n, float sigma) { VAE_LOSS_PIXELS(LIKELIHOOD_GAUSSIAN) }
 __kernel void vae_loss_pixels_calibrated(__global float* pixels, __global const float* x, __global const float* decoded, int n, float sigma) { VAE_LOSS_PIXELS(LIKELIHOOD_CALIBRATED) }
+
+// Stage 1 with a variance per feature (σ²_j in `variances`, calibrated or given): each pixel's
+// whole −log p = d²/(2σ²_j) + ½ log(2πσ²_j).
+__kernel void vae_loss_pixels_feature_variance(__global float* pixels, __global const float* x, __global const float* decoded,
+                                               __global const float* variances, int n, int data_size) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float v = variances[i % data_size], d = x[i] - decoded[i];
+    pixels[i] = d * d / (2.0f * v) + 0.5f * log(6.2831853071795864769f * v);
+}
+
+// One work-item per feature j: variances[j] = the batch's mean squared error of feature j,
+// floored at 1e-6 (the per-feature calibrated Gaussian).
+__kernel void calibrated_feature_variances(__global float* variances, __global const float* x, __global const float* decoded,
+                                           int batch, int data_size) {
+    int j = get_global_id(0);
+    if (j >= data_size) return;
+    float sse = 0.0f;
+    for (int b = 0; b < batch; ++b) {
+        size_t i = (size_t)b * data_size + j;
+        float d = x[i] - decoded[i];
+        sse += d * d;
+    }
+    variances[j] = fmax(sse / (float)batch, MIN_CALIBRATED_VARIANCE);
+}
 
 // Stage 2, one work-item per example: the pixel terms and the KL terms, each summed in order.
 __kernel void vae_loss_terms(__global float* terms, __global const float* pixels,
@@ -88,17 +114,20 @@ __kernel void calibrated_variance(__global float* stats, int batch, int data_siz
 }
 
 // The gradient, in two launches: one work-item per pixel, then one per latent element. d_loss
-// stays on the device; σ² of the calibrated Gaussian is stats[variance_index].
+// stays on the device; σ² of the calibrated Gaussian is stats[variance_index], and a variance
+// per feature is stats[i % data_size].
 __kernel void vae_loss_gradient_pixels(__global float* d_decoded, __global const float* x, __global const float* decoded,
                                        __global const float* d_loss, __global const float* stats, int variance_index,
-                                       int n, int batch, int likelihood, float sigma) {
+                                       int n, int batch, int data_size, int likelihood, float sigma) {
     int i = get_global_id(0);
     if (i >= n) return;
     float xi = x[i], l = decoded[i], g;
+    int feature = i % data_size;
     switch (likelihood) {
     case LIKELIHOOD_BERNOULLI: g = 1.0f / (1.0f + vexp(-l)) - xi; break;
     case LIKELIHOOD_GAUSSIAN: g = (l - xi) / (sigma * sigma); break;
-    default: g = (l - xi) / stats[variance_index]; break;
+    case LIKELIHOOD_CALIBRATED: g = (l - xi) / stats[variance_index]; break;
+    default: g = (l - xi) / stats[feature]; break;
     }
     d_decoded[i] = d_loss[0] / (float)batch * g;
 }

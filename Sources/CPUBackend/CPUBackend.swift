@@ -130,8 +130,7 @@ public final class CPUBackend: Backend {
         case .vaeLoss(let objective):
             vaeLoss(objective, terms: y[0].floats, total: y[1].floats, lossInputs(x, s, objective))
         case .vaeLossGradient(let objective):
-            let sampled = objective.kl == .monteCarlo
-            vaeLossGradient(objective, y.map(\.floats), lossInputs(x, s, objective), dLoss: x[sampled ? 5 : 4].floats[0])
+            vaeLossGradient(objective, y.map(\.floats), lossInputs(x, s, objective), dLoss: x[objective.lossInputCount].floats[0])
         case .gather(let rows):
             try gather(y: y[0].floats, table: x[0].floats, indices: x[1].ints, rows: rows, tableRows: s[0].rows,
                        width: s[0].columns, indexCount: s[1].count, cursor: context.cursor)
@@ -144,7 +143,8 @@ public final class CPUBackend: Backend {
 
     func lossInputs(_ x: [CPUBuffer], _ s: [Shape], _ objective: VAEObjective) -> LossInputs {
         LossInputs(x: x[0].floats, decoded: x[1].floats, mean: x[2].floats, logVariance: x[3].floats,
-                   z: objective.kl == .monteCarlo ? x[4].floats : nil, batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)
+                   z: objective.zIndex.map { x[$0].floats }, variances: objective.varianceIndex.map { x[$0].floats },
+                   batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)
     }
 
     /// Runs `body` over [0, count) in contiguous chunks, on all threads when count is large.

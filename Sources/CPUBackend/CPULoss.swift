@@ -19,11 +19,13 @@ extension CPUBackend {
     struct LossInputs {
         let x, decoded, mean, logVariance: UnsafePointer<Float>
         let z: UnsafePointer<Float>?
+        /// σ²_j per feature, given (`.gaussianPerFeature`).
+        let variances: UnsafePointer<Float>?
         let batch, dataSize, latentSize: Int
     }
 
-    /// −log p(x | decoded) of one pixel, less `rowConstant` (for the calibrated Gaussian: the
-    /// squared error).
+    /// −log p(x | decoded) of one pixel, less `rowConstant` (for the calibrated Gaussian and the
+    /// per-feature variances: the squared error, scaled once σ² is known).
     @inline(__always)
     static func pixelLoss(_ likelihood: Likelihood, x: Float, decoded l: Float) -> Float {
         switch likelihood {
@@ -32,7 +34,7 @@ extension CPUBackend {
         case .gaussian(let sigma):
             let d = x - l
             return d * d / (2 * sigma * sigma)
-        case .calibratedGaussian:
+        case .calibratedGaussian, .calibratedGaussianPerFeature, .gaussianPerFeature:
             return (x - l) * (x - l)
         }
     }
@@ -70,7 +72,23 @@ extension CPUBackend {
         return max(Float(total / Double(p.batch * p.dataSize)), Self.minimumCalibratedVariance)
     }
 
+    /// σ²_j per feature: given (`.gaussianPerFeature`), or the batch's mean squared error of
+    /// each feature, floored (`.calibratedGaussianPerFeature`); nil for the other likelihoods.
+    func featureVariances(_ likelihood: Likelihood, _ p: LossInputs) -> [Float]? {
+        if likelihood == .gaussianPerFeature, let given = p.variances { return Array(UnsafeBufferPointer(start: given, count: p.dataSize)) }
+        guard likelihood == .calibratedGaussianPerFeature else { return nil }
+        var totals = [Double](repeating: 0, count: p.dataSize)
+        for b in 0..<p.batch {
+            for j in 0..<p.dataSize {
+                let d = p.x[b * p.dataSize + j] - p.decoded[b * p.dataSize + j]
+                totals[j] += Double(d * d)
+            }
+        }
+        return totals.map { max(Float($0 / Double(p.batch)), Self.minimumCalibratedVariance) }
+    }
+
     func vaeLoss(_ o: VAEObjective, terms: UnsafeMutablePointer<Float>, total: UnsafeMutablePointer<Float>, _ p: LossInputs) {
+        let variances = featureVariances(o.likelihood, p)
         parallelFor(p.batch, grain: max(1, expensiveGrain / max(p.dataSize, 1))) { rows in
             for b in rows {
                 var reconstruction: Float = 0
@@ -84,6 +102,13 @@ extension CPUBackend {
                         start += 8
                     }
                     reconstruction = lanes.sum()
+                }
+                if let variances {
+                    for j in 0..<p.dataSize {
+                        let d = p.x[start + j] - p.decoded[start + j]
+                        reconstruction += d * d / (2 * variances[j]) + 0.5 * logf(2 * Float.pi * variances[j])
+                    }
+                    start = end
                 }
                 for i in start..<end {
                     reconstruction += Self.pixelLoss(o.likelihood, x: p.x[i], decoded: p.decoded[i])
@@ -106,6 +131,7 @@ extension CPUBackend {
     func vaeLossGradient(_ o: VAEObjective, _ out: [UnsafeMutablePointer<Float>], _ p: LossInputs, dLoss: Float) {
         let scale = dLoss / Float(p.batch)
         let variance = o.likelihood == .calibratedGaussian ? calibratedVariance(p) : 1
+        let variances = featureVariances(o.likelihood, p) ?? []
         let dDecoded = out[0]
         parallelFor(p.batch * p.dataSize, grain: expensiveGrain) { r in
             var start = r.lowerBound
@@ -122,6 +148,7 @@ extension CPUBackend {
                 case .bernoulli: 1 / (1 + expf(-l)) - x
                 case .gaussian(let sigma): (l - x) / (sigma * sigma)
                 case .calibratedGaussian: (l - x) / variance
+                case .calibratedGaussianPerFeature, .gaussianPerFeature: (l - x) / variances[i % p.dataSize]
                 }
                 dDecoded[i] = scale * g
             }

@@ -119,7 +119,8 @@ extension Graph {
             if dOut[0] != nil { throw refuse("only its mean output (index 1) is differentiable") }
             guard let dl = dOut[1] else { return x.map { _ in nil } }
             if needs[0] { throw refuse("the data x must not depend on a parameter") }
-            return [nil] + (try apply(.vaeLossGradient(objective), x + [dl]))
+            if let vi = objective.varianceIndex, needs[vi] { throw refuse("the given per-feature variances get no gradient") }
+            return [nil] + (try apply(.vaeLossGradient(objective), x + [dl])) + (objective.varianceIndex == nil ? [] : [nil])
         case .gather:
             throw refuse("gather reads data rows; gradients into its table are not supported")
         case .activationGradient, .reparameterizeGradient, .vaeLossGradient, .conv2dWeightGradient:

@@ -212,13 +212,18 @@ public final class Graph {
     }
 
     /// The negative ELBO of one z sample: per-example (reconstruction, KL) [B, 2] in nats, and the
-    /// batch mean of reconstruction + β·KL [1]. The Monte-Carlo KL needs the sampled `z`.
+    /// batch mean of reconstruction + β·KL [1]. The Monte-Carlo KL needs the sampled `z`, the
+    /// `.gaussianPerFeature` likelihood its `variances` [D].
     public func vaeLoss(data x: Tensor, decoded: Tensor, mean: Tensor, logVariance: Tensor, z: Tensor? = nil,
-                        objective: VAEObjective) throws(GraphError) -> (terms: Tensor, loss: Tensor) {
+                        variances: Tensor? = nil, objective: VAEObjective) throws(GraphError) -> (terms: Tensor, loss: Tensor) {
         var inputs = [x, decoded, mean, logVariance]
         if objective.kl == .monteCarlo {
             guard let z else { throw .shapeMismatch(op: "vaeLoss", detail: "the Monte-Carlo KL needs the sampled z") }
             inputs.append(z)
+        }
+        if objective.varianceIndex != nil {
+            guard let variances else { throw .shapeMismatch(op: "vaeLoss", detail: "the Gaussian with given variances needs them, [D]") }
+            inputs.append(variances)
         }
         let out = try apply(.vaeLoss(objective), inputs)
         return (out[0], out[1])

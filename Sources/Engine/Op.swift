@@ -33,12 +33,25 @@ public enum Likelihood: Hashable, Sendable, CustomStringConvertible {
     /// Calibrated Gaussian (σ-VAE): σ² is the batch's mean squared error (at least 1e-6), so
     /// −log p = ‖x − x̂‖²/(2σ²) + (D/2) log(2πσ²), whose batch mean is D/2 + (D/2) log(2πσ²).
     case calibratedGaussian
+    /// Calibrated Gaussian with one variance per feature: σ²_j is the batch's mean squared
+    /// error of feature j (at least 1e-6), so −log p = Σ_j (x_j − x̂_j)²/(2σ²_j) + ½ log(2πσ²_j).
+    /// For tables, whose features differ in how well they can be predicted.
+    case calibratedGaussianPerFeature
+    /// Gaussian with a given variance per feature σ²_j, the loss's last input [D] (for example a
+    /// calibrated model's variances measured on its training set): −log p = Σ_j (x_j −
+    /// x̂_j)²/(2σ²_j) + ½ log(2πσ²_j). The variances get no gradient.
+    case gaussianPerFeature
+
+    /// σ² is one value per feature (computed from the batch or given), not one for all.
+    public var hasFeatureVariances: Bool { self == .calibratedGaussianPerFeature || self == .gaussianPerFeature }
 
     public var description: String {
         switch self {
         case .bernoulli: "bernoulli"
         case .gaussian(let sigma): "gaussian(σ=\(sigma))"
         case .calibratedGaussian: "calibrated"
+        case .calibratedGaussianPerFeature: "calibrated per feature"
+        case .gaussianPerFeature: "gaussian(σ² per feature)"
         }
     }
 }
@@ -62,6 +75,14 @@ public struct VAEObjective: Hashable, Sendable {
         self.beta = beta
         self.kl = kl
     }
+
+    /// Where the sampled z is among the loss's inputs (x, decoded, μ, log σ², z, variances):
+    /// only the Monte-Carlo KL reads it.
+    public var zIndex: Int? { kl == .monteCarlo ? 4 : nil }
+    /// Where the per-feature variances [D] are among the loss's inputs (`.gaussianPerFeature` only).
+    public var varianceIndex: Int? { likelihood == .gaussianPerFeature ? (kl == .monteCarlo ? 5 : 4) : nil }
+    /// How many inputs `vaeLoss` takes; `vaeLossGradient` takes one more, the incoming d(mean).
+    public var lossInputCount: Int { 4 + (zIndex == nil ? 0 : 1) + (varianceIndex == nil ? 0 : 1) }
 }
 
 /// How a reduction combines: Σ, the mean, or log Σ exp (computed stably, shifted by the maximum).
@@ -141,8 +162,8 @@ public enum Op: Hashable, Sendable {
     /// Inputs: log σ² [B, d], dz [B, d]. Output: d log σ² [B, d]. (∂z/∂μ is the identity.)
     case reparameterizeGradient(seed: UInt64, sample: UInt32)
     /// The negative ELBO of one z sample. Inputs: x [B, D], decoder output [B, D] (logits for
-    /// Bernoulli, the mean x̂ for Gaussian), μ [B, d], log σ² [B, d], and for the Monte-Carlo KL
-    /// the sampled z [B, d]. Outputs: per-example terms [B, 2] (reconstruction −log p(x|z),
+    /// Bernoulli, the mean x̂ for Gaussian), μ [B, d], log σ² [B, d], for the Monte-Carlo KL
+    /// the sampled z [B, d], and for `.gaussianPerFeature` the variances [D]. Outputs: per-example terms [B, 2] (reconstruction −log p(x|z),
     /// KL) in nats, and the batch mean of reconstruction + β·KL [1].
     case vaeLoss(VAEObjective)
     /// Gradient of `vaeLoss`'s mean, scaled by the incoming scalar. Inputs: those of `vaeLoss`,

@@ -35,8 +35,8 @@ extension Op {
         case .conv2dWeightGradient: 2
         case .randomNormal: 0
         case .adam: 4
-        case .vaeLoss(let o): o.kl == .monteCarlo ? 5 : 4
-        case .vaeLossGradient(let o): o.kl == .monteCarlo ? 6 : 5
+        case .vaeLoss(let o): o.lossInputCount
+        case .vaeLossGradient(let o): o.lossInputCount + 1
         }
     }
 
@@ -121,11 +121,14 @@ extension Op {
             let (bm, _) = try matrix(2, "μ")
             try same(2, 3, "μ", "log σ²")
             guard bm == b else { throw fail("x \(s[0]) and μ \(s[2]) disagree in batch size") }
-            let sampled = o.kl == .monteCarlo
-            if sampled { try same(2, 4, "μ", "z") }
+            if let zi = o.zIndex { try same(2, zi, "μ", "z") }
+            if let vi = o.varianceIndex, s[vi] != Shape(s[0].columns) {
+                throw fail("the variances \(s[vi]) must be one per feature, [\(s[0].columns)]")
+            }
             guard case .vaeLossGradient = self else { return [TensorSpec(Shape(b, 2)), TensorSpec(.scalar)] }
-            guard s[sampled ? 5 : 4] == .scalar else { throw fail("the incoming gradient \(s[sampled ? 5 : 4]) must be a scalar [1]") }
-            return Array(inputs[1...(sampled ? 4 : 3)])
+            let dLoss = o.lossInputCount
+            guard s[dLoss] == .scalar else { throw fail("the incoming gradient \(s[dLoss]) must be a scalar [1]") }
+            return Array(inputs[1...(o.zIndex ?? 3)])
         case .gather(let rows):
             let (_, d) = try matrix(0, "table")
             guard inputs[0].dtype == .float32 else { throw fail("table must be float32, got \(inputs[0])") }

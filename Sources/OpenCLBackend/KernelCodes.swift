@@ -41,6 +41,8 @@ extension Likelihood {
         case .bernoulli: 0
         case .gaussian: 1
         case .calibratedGaussian: 2
+        case .calibratedGaussianPerFeature: 3
+        case .gaussianPerFeature: 4
         }
     }
 
@@ -55,10 +57,12 @@ extension Likelihood {
         case .bernoulli: "BERNOULLI"
         case .gaussian: "GAUSSIAN"
         case .calibratedGaussian: "CALIBRATED"
+        case .calibratedGaussianPerFeature: "CALIBRATED_PER_FEATURE"
+        case .gaussianPerFeature: "GAUSSIAN_PER_FEATURE"
         }
     }
 
-    static let all: [Likelihood] = [.bernoulli, .gaussian(sigma: 1), .calibratedGaussian]
+    static let all: [Likelihood] = [.bernoulli, .gaussian(sigma: 1), .calibratedGaussian, .calibratedGaussianPerFeature, .gaussianPerFeature]
 }
 
 enum KernelCodes {

@@ -1,14 +1,17 @@
 import Engine
+import COpenCL
 
 /// Launchers of Kernels/loss.cl, and the two ops they make up: the fused VAE loss (per-pixel
 /// terms, per-example sums, the batch total) and its gradient (per pixel, per latent element).
 extension OpenCLBackend {
     /// terms[B, 2] = (reconstruction, KL) per example and total[1] their β-weighted batch mean;
-    /// `z` is read only by the Monte-Carlo KL.
+    /// `z` is read only by the Monte-Carlo KL, `variances` [D] only by `.gaussianPerFeature`.
     func vaeLoss(_ o: VAEObjective, terms: CLBuffer, total: CLBuffer, x: CLBuffer, decoded: CLBuffer, mean: CLBuffer,
-                 logVariance: CLBuffer, z: CLBuffer?, batch: Int, dataSize: Int, latentSize: Int) throws {
+                 logVariance: CLBuffer, z: CLBuffer?, variances: CLBuffer?, batch: Int, dataSize: Int, latentSize: Int) throws {
         let pixels = try scratchBuffer(bytes: batch * dataSize * 4)
-        try vaeLossPixels(pixels: pixels, x: x, decoded: decoded, n: batch * dataSize, o.likelihood)
+        let featureVariances = try featureVariances(o.likelihood, given: variances, x: x, decoded: decoded, batch: batch, dataSize: dataSize)
+        try vaeLossPixels(pixels: pixels, x: x, decoded: decoded, variances: featureVariances, n: batch * dataSize, dataSize: dataSize,
+                          o.likelihood)
         try vae_loss_terms(terms: terms, pixels: pixels, mean: mean, logVariance: logVariance, z: z,
                            batch: batch, dataSize: dataSize, latentSize: latentSize)
         try vae_loss_total(total: total, terms: terms, batch: batch, dataSize: dataSize, o.likelihood, beta: o.beta)
@@ -16,27 +19,46 @@ extension OpenCLBackend {
 
     /// d decoded, d μ, d log σ² (and dz for the Monte-Carlo KL) from the loss's upstream d_loss[1].
     func vaeLossGradient(_ o: VAEObjective, dDecoded: CLBuffer, dMean: CLBuffer, dLogVariance: CLBuffer, dz: CLBuffer?,
-                         x: CLBuffer, decoded: CLBuffer, mean: CLBuffer, logVariance: CLBuffer, z: CLBuffer?, dLoss: CLBuffer,
-                         batch: Int, dataSize: Int, latentSize: Int) throws {
-        var stats = x  // read only by the calibrated Gaussian
-        if o.likelihood == .calibratedGaussian {
+                         x: CLBuffer, decoded: CLBuffer, mean: CLBuffer, logVariance: CLBuffer, z: CLBuffer?, variances: CLBuffer?,
+                         dLoss: CLBuffer, batch: Int, dataSize: Int, latentSize: Int) throws {
+        var stats = x  // read only by the calibrated Gaussians and the given variances
+        if let featureVariances = try featureVariances(o.likelihood, given: variances, x: x, decoded: decoded, batch: batch, dataSize: dataSize) {
+            stats = featureVariances
+        } else if o.likelihood == .calibratedGaussian {
             stats = try scratchBuffer(bytes: (batch + 1) * 4)
             try squared_error_rows(out: stats, x: x, decoded: decoded, batch: batch, dataSize: dataSize)
             try calibrated_variance(stats: stats, batch: batch, dataSize: dataSize)
         }
         try vae_loss_gradient_pixels(dDecoded: dDecoded, x: x, decoded: decoded, dLoss: dLoss, stats: stats, varianceIndex: batch,
-                                     n: batch * dataSize, batch: batch, o.likelihood)
+                                     n: batch * dataSize, batch: batch, dataSize: dataSize, o.likelihood)
         try vae_loss_gradient_latents(dMean: dMean, dLogVariance: dLogVariance, dz: dz, mean: mean, logVariance: logVariance, z: z,
                                       dLoss: dLoss, n: batch * latentSize, batch: batch, beta: o.beta)
     }
 
+    /// σ²_j per feature: the given buffer, or the batch's (`.calibratedGaussianPerFeature`, in
+    /// scratch slot 1); nil for the likelihoods with one σ².
+    func featureVariances(_ likelihood: Likelihood, given: CLBuffer?, x: CLBuffer, decoded: CLBuffer,
+                          batch: Int, dataSize: Int) throws -> CLBuffer? {
+        if likelihood == .gaussianPerFeature { return given }
+        guard likelihood == .calibratedGaussianPerFeature else { return nil }
+        let variances = try scratchBuffer(slot: 1, bytes: dataSize * 4)
+        try calibrated_feature_variances(variances: variances, x: x, decoded: decoded, batch: batch, dataSize: dataSize)
+        return variances
+    }
+
     /// pixels[i] = −log p(x_i | decoded_i) (the squared error for the calibrated Gaussian), by
-    /// the kernel of that likelihood.
-    func vaeLossPixels(pixels: CLBuffer, x: CLBuffer, decoded: CLBuffer, n: Int, _ likelihood: Likelihood) throws(OpenCLError) {
+    /// the kernel of that likelihood; `variances` [D] are those of the per-feature Gaussians.
+    func vaeLossPixels(pixels: CLBuffer, x: CLBuffer, decoded: CLBuffer, variances: CLBuffer?, n: Int, dataSize: Int,
+                       _ likelihood: Likelihood) throws(OpenCLError) {
+        if let variances {
+            return try vae_loss_pixels_feature_variance(pixels: pixels, x: x, decoded: decoded, variances: variances, n: n, dataSize: dataSize)
+        }
         switch likelihood {
         case .bernoulli: try vae_loss_pixels_bernoulli(pixels: pixels, x: x, decoded: decoded, n: n)
         case .gaussian(let sigma): try vae_loss_pixels_gaussian(pixels: pixels, x: x, decoded: decoded, n: n, sigma: sigma)
         case .calibratedGaussian: try vae_loss_pixels_calibrated(pixels: pixels, x: x, decoded: decoded, n: n)
+        case .calibratedGaussianPerFeature, .gaussianPerFeature:
+            throw .call("vaeLossPixels: the \(likelihood) likelihood without its variances [\(dataSize)]", CL_INVALID_ARG_VALUE)
         }
     }
 
@@ -53,6 +75,19 @@ extension OpenCLBackend {
     func vae_loss_pixels_calibrated(pixels: CLBuffer, x: CLBuffer, decoded: CLBuffer, n: Int) throws(OpenCLError) {
         try enqueue(.vae_loss_pixels_calibrated, [.buffer(pixels), .buffer(x), .buffer(decoded), try int(n, "pixels"), .float(1)],
                     global: [n], local: [tiles.local1D])
+    }
+
+    /// pixels[i] = −log p(x_i | decoded_i) with σ² = variances[i mod D].
+    func vae_loss_pixels_feature_variance(pixels: CLBuffer, x: CLBuffer, decoded: CLBuffer, variances: CLBuffer,
+                                          n: Int, dataSize: Int) throws(OpenCLError) {
+        try enqueue(.vae_loss_pixels_feature_variance, [.buffer(pixels), .buffer(x), .buffer(decoded), .buffer(variances)]
+                    + (try ints("vaeLoss", [n, dataSize])), global: [n], local: [tiles.local1D])
+    }
+
+    /// variances[j] = the batch's mean squared error of feature j (at least 1e-6).
+    func calibrated_feature_variances(variances: CLBuffer, x: CLBuffer, decoded: CLBuffer, batch: Int, dataSize: Int) throws(OpenCLError) {
+        try enqueue(.calibrated_feature_variances, [.buffer(variances), .buffer(x), .buffer(decoded)]
+                    + (try ints("vaeLoss", [batch, dataSize])), global: [dataSize], local: [tiles.local1D])
     }
 
     /// terms[b] = (Σ pixels of example b, KL_b), one work-item per example.
@@ -83,9 +118,9 @@ extension OpenCLBackend {
 
     /// d decoded[i] = d_loss/B · ∂(−log p)/∂ decoded_i.
     func vae_loss_gradient_pixels(dDecoded: CLBuffer, x: CLBuffer, decoded: CLBuffer, dLoss: CLBuffer, stats: CLBuffer, varianceIndex: Int,
-                                  n: Int, batch: Int, _ likelihood: Likelihood) throws(OpenCLError) {
+                                  n: Int, batch: Int, dataSize: Int, _ likelihood: Likelihood) throws(OpenCLError) {
         try enqueue(.vae_loss_gradient_pixels, [.buffer(dDecoded), .buffer(x), .buffer(decoded), .buffer(dLoss), .buffer(stats)]
-                    + (try ints("vaeLossGradient", [varianceIndex, n, batch])) + [.int(likelihood.kernelCode), .float(likelihood.kernelSigma)],
+                    + (try ints("vaeLossGradient", [varianceIndex, n, batch, dataSize])) + [.int(likelihood.kernelCode), .float(likelihood.kernelSigma)],
                     global: [n], local: [tiles.local1D])
     }
 

@@ -52,13 +52,13 @@ extension OpenCLBackend {
             try reparameterize_gradient(dLogVariance: y[0], logVariance: x[0], dz: x[1], n: s[0].count, seed: seed, step: context.step,
                                         sample: sample)
         case .vaeLoss(let o):
-            let mc = o.kl == .monteCarlo
-            try vaeLoss(o, terms: y[0], total: y[1], x: x[0], decoded: x[1], mean: x[2], logVariance: x[3], z: mc ? x[4] : nil,
-                        batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)
+            try vaeLoss(o, terms: y[0], total: y[1], x: x[0], decoded: x[1], mean: x[2], logVariance: x[3], z: o.zIndex.map { x[$0] },
+                        variances: o.varianceIndex.map { x[$0] }, batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)
         case .vaeLossGradient(let o):
             let mc = o.kl == .monteCarlo
             try vaeLossGradient(o, dDecoded: y[0], dMean: y[1], dLogVariance: y[2], dz: mc ? y[3] : nil, x: x[0], decoded: x[1],
-                                mean: x[2], logVariance: x[3], z: mc ? x[4] : nil, dLoss: x[mc ? 5 : 4],
+                                mean: x[2], logVariance: x[3], z: o.zIndex.map { x[$0] }, variances: o.varianceIndex.map { x[$0] },
+                                dLoss: x[o.lossInputCount],
                                 batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)
         case .gather(let rows):
             let indexCount = s[1].count

@@ -102,6 +102,25 @@ import Glibc
         #expect(abs(Double(varied[1][0]) - (1 + log(2 * Double.pi * mse))) < 1e-5)
     }
 
+    @Test func perFeatureVariancesMatchHandComputations() throws {
+        // Two examples of D = 2. Feature 0 errors (1, 3) → σ²₀ = 5; feature 1 errors (0, 0) →
+        // σ²₁ = 1e-6 (the floor). Example 0: 1/10 + ½ ln(10π) + 0 + ½ ln(2π·1e-6).
+        let x = TensorSpec(Shape(2, 2)), l = TensorSpec(Shape(2, 1))
+        let data: [Float] = [1, 0.5, 3, 0.5], decoded: [Float] = [0, 0.5, 0, 0.5]
+        let calibrated = try run(.vaeLoss(VAEObjective(likelihood: .calibratedGaussianPerFeature, beta: 0)),
+                                 [(data, x), (decoded, x), ([0, 0], l), ([0, 0], l)])
+        let floor = 0.5 * log(2 * Double.pi * 1e-6)
+        #expect(abs(Double(calibrated[0][0]) - (0.1 + 0.5 * log(10 * Double.pi) + floor)) < 1e-4)
+        #expect(abs(Double(calibrated[0][2]) - (0.9 + 0.5 * log(10 * Double.pi) + floor)) < 1e-4)
+        // Given variances (4, 1): example 1 = 9/8 + ½ ln 8π + 0 + ½ ln 2π; gradient (x̂ − x)/σ²_j / B.
+        let given = try run(.vaeLoss(VAEObjective(likelihood: .gaussianPerFeature)),
+                            [(data, x), (decoded, x), ([0, 0], l), ([0, 0], l), ([4, 1], TensorSpec(Shape(2)))])
+        #expect(abs(Double(given[0][2]) - (9.0 / 8 + 0.5 * log(8 * Double.pi) + 0.5 * log(2 * Double.pi))) < 1e-5)
+        let gradient = try run(.vaeLossGradient(VAEObjective(likelihood: .gaussianPerFeature)),
+                               [(data, x), (decoded, x), ([0, 0], l), ([0, 0], l), ([4, 1], TensorSpec(Shape(2))), ([1], TensorSpec(.scalar))])
+        #expect(gradient[0] == [-0.125, 0, -0.375, 0])
+    }
+
     @Test func bernoulliLossIsStableForExtremeLogits() throws {
         let spec = TensorSpec(Shape(1, 4))
         let out = try run(.vaeLoss(VAEObjective(likelihood: .bernoulli)), [([1, 0, 1, 0], spec), ([100, -100, -100, 100], spec),

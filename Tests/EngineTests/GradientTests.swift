@@ -77,7 +77,8 @@ import Testing
         }
     }
 
-    @Test(arguments: [Likelihood.bernoulli, .gaussian(sigma: 0.7), .calibratedGaussian], KLEstimator.allCases)
+    @Test(arguments: [Likelihood.bernoulli, .gaussian(sigma: 0.7), .calibratedGaussian, .calibratedGaussianPerFeature, .gaussianPerFeature],
+          KLEstimator.allCases)
     func vaeLossGradientMatchesFiniteDifferences(_ likelihood: Likelihood, _ kl: KLEstimator) throws {
         try check.run("vaeLoss \(likelihood) \(kl)") { g in
             let x = try g.input("x", Shape(3, 5))
@@ -87,7 +88,8 @@ import Testing
             let z = try g.parameter("z", Shape(3, 2), .uniform(bound: 1.5))
             let data = Philox.uniforms(count: 15, bound: 0.5, seed: 3, stream: 0).map { $0 + 0.5 }
             let objective = VAEObjective(likelihood: likelihood, beta: 1.5, kl: kl)
-            let loss = try g.vaeLoss(data: x, decoded: out, mean: mu, logVariance: lv, z: z, objective: objective).loss
+            let variances = try g.constant([0.3, 1.7, 0.05, 1, 2.5], Shape(5))
+            let loss = try g.vaeLoss(data: x, decoded: out, mean: mu, logVariance: lv, z: z, variances: variances, objective: objective).loss
             return .init(output: loss, wrt: kl == .monteCarlo ? [out, mu, lv, z] : [out, mu, lv], values: [x: data])
         }
     }

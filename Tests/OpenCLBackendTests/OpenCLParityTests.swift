@@ -101,7 +101,8 @@ import Testing
         }
     }
 
-    @Test(arguments: [Likelihood.bernoulli, .gaussian(sigma: 0.3), .calibratedGaussian], KLEstimator.allCases)
+    @Test(arguments: [Likelihood.bernoulli, .gaussian(sigma: 0.3), .calibratedGaussian, .calibratedGaussianPerFeature, .gaussianPerFeature],
+          KLEstimator.allCases)
     func vaeLossAndGradientMatchCPU(_ likelihood: Likelihood, _ kl: KLEstimator) throws {
         for parity in try Parity.everyDevice() {
             let objective = VAEObjective(likelihood: likelihood, beta: 0.7, kl: kl)
@@ -110,6 +111,7 @@ import Testing
                 var inputs = [(x, Parity.values(x.count, stream: 1, unit: true)), (x, Parity.values(x.count, stream: 2, bound: 4)),
                               (z, Parity.values(z.count, stream: 3)), (z, Parity.values(z.count, stream: 4, bound: 2))]
                 if kl == .monteCarlo { inputs.append((z, Parity.values(z.count, stream: 5, bound: 2))) }
+                if likelihood == .gaussianPerFeature { inputs.append((TensorSpec(Shape(d)), Parity.values(d, stream: 6).map { 0.05 + $0 * $0 })) }
                 try parity.check(.vaeLoss(objective), inputs)
                 try parity.check(.vaeLossGradient(objective), inputs + [(TensorSpec(.scalar), [1.5])])
             }
@@ -160,10 +162,11 @@ import Testing
             try parity.check(.linear(activation: .softplus), [(x, Parity.values(x.count, stream: 1)), (w, Parity.values(w.count, stream: 2)),
                                                               (bias, Parity.values(n, stream: 3))])
         }
-        for likelihood in [Likelihood.bernoulli, .gaussian(sigma: 0.3), .calibratedGaussian] {
+        for likelihood in [Likelihood.bernoulli, .gaussian(sigma: 0.3), .calibratedGaussian, .calibratedGaussianPerFeature, .gaussianPerFeature] {
             let x = TensorSpec(Shape(33, 129)), z = TensorSpec(Shape(33, 7))
-            let inputs = [(x, Parity.values(x.count, stream: 1, unit: true)), (x, Parity.values(x.count, stream: 2, bound: 4)),
+            var inputs = [(x, Parity.values(x.count, stream: 1, unit: true)), (x, Parity.values(x.count, stream: 2, bound: 4)),
                           (z, Parity.values(z.count, stream: 3)), (z, Parity.values(z.count, stream: 4))]
+            if likelihood == .gaussianPerFeature { inputs.append((TensorSpec(Shape(129)), Parity.values(129, stream: 6).map { 0.05 + $0 * $0 })) }
             try parity.check(.vaeLoss(VAEObjective(likelihood: likelihood)), inputs)
             try parity.check(.vaeLossGradient(VAEObjective(likelihood: likelihood)), inputs + [(TensorSpec(.scalar), [1])])
         }
