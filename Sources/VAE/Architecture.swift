@@ -35,6 +35,9 @@ public protocol VAEArchitecture: Sendable {
     var latentSize: Int { get }
     /// p(x | z): what the decoder's output means and the reconstruction term in nats.
     var decoderLikelihood: Likelihood { get }
+    /// σ²_j, one per value of an example (D of them), for the `.gaussianPerFeature` likelihood;
+    /// nil (the default) for the others.
+    var decoderVariances: [Float]? { get }
     /// A one-line description for messages ("784-400-20 relu VAE").
     var summary: String { get }
     /// What a checkpoint stores as its "model" metadata and what loading compares: two models
@@ -48,6 +51,32 @@ extension VAEArchitecture {
     /// D, the values per example.
     public var exampleSize: Int { exampleShape.reduce(1, *) }
     public var identity: String { summary }
+    public var decoderVariances: [Float]? { nil }
+}
+
+/// A trained model whose Gaussian decoder scores with given variances, one per value of an
+/// example (D positive numbers), instead of its own likelihood: how `vae score` scores a
+/// calibrated model with the σ² it measured on its training set, so that an example's score
+/// does not depend on the other examples of its batch. Everything else is `base`'s.
+public struct GivenVarianceArchitecture: VAEArchitecture {
+    public let base: any VAEArchitecture
+    public let variances: [Float]
+
+    /// Throws when `variances` are not D positive finite numbers.
+    public init(_ base: any VAEArchitecture, variances: [Float]) throws(ConfigurationError) {
+        guard variances.count == base.exampleSize, variances.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw .invalid("decoder variances", "\(variances.count) values", "\(base.exampleSize) positive numbers, one per value of an example")
+        }
+        (self.base, self.variances) = (base, variances)
+    }
+
+    public var exampleShape: [Int] { base.exampleShape }
+    public var latentSize: Int { base.latentSize }
+    public var decoderLikelihood: Likelihood { .gaussianPerFeature }
+    public var decoderVariances: [Float]? { variances }
+    public var summary: String { base.summary }
+    public var identity: String { base.identity }
+    public func makeNetworks(in graph: Graph) throws -> VAENetworks { try base.makeNetworks(in: graph) }
 }
 
 /// How parameters move against their gradients. An optimizer owns its state: it adds the

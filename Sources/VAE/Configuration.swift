@@ -8,6 +8,9 @@ public enum LikelihoodKind: String, Codable, CaseIterable, Sendable {
     case gaussian
     /// Gaussian whose σ² is the batch's mean squared error (σ-VAE).
     case calibrated
+    /// Gaussian with one σ² per feature, each the batch's mean squared error of that feature:
+    /// for tables, whose features differ in how well the others predict them.
+    case calibratedPerFeature = "calibrated-per-feature"
 }
 
 /// How training alternates between the encoder and the decoder.
@@ -74,6 +77,7 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         case .bernoulli: .bernoulli
         case .gaussian: .gaussian(sigma: sigma)
         case .calibrated: .calibratedGaussian
+        case .calibratedPerFeature: .calibratedGaussianPerFeature
         }
     }
 

@@ -53,8 +53,8 @@ extension InferenceSession {
         let terms: Graph.Tensor
         if meanLatent {
             let (mu, lv) = try model.encode(x, in: g)
-            terms = try g.vaeLoss(data: x, decoded: try model.decode(mu, in: g), mean: mu, logVariance: lv,
-                                  objective: VAEObjective(likelihood: architecture.decoderLikelihood)).terms
+            terms = try model.loss(x, decoded: try model.decode(mu, in: g), mean: mu, logVariance: lv,
+                                   objective: VAEObjective(likelihood: architecture.decoderLikelihood), in: g).terms
         } else {
             terms = try model.negativeELBO(x, in: g, seed: seed).terms
         }
@@ -100,8 +100,8 @@ extension InferenceSession {
         let lvs = try g.apply(.broadcast(latent, scale: 1), [lv])[0]
         let xs = try g.apply(.broadcast(Shape(k, architecture.exampleSize), scale: 1), [x])[0]
         let z = try g.reparameterize(mean: mus, logVariance: lvs, seed: seed ^ 0x1_3A5E)
-        let terms = try g.vaeLoss(data: xs, decoded: try model.decode(z, in: g), mean: mus, logVariance: lvs, z: z,
-                                  objective: VAEObjective(likelihood: architecture.decoderLikelihood, kl: .monteCarlo)).terms
+        let terms = try model.loss(xs, decoded: try model.decode(z, in: g), mean: mus, logVariance: lvs, z: z,
+                                   objective: VAEObjective(likelihood: architecture.decoderLikelihood, kl: .monteCarlo), in: g).terms
         // log w_k = −(reconstruction_k + KL_k): a [k, 2]·[2, 1] product with −1s.
         let logWeights = try g.matmul(terms, try g.constant([-1, -1], Shape(2, 1)))
         let total = try g.apply(.reduce(.logSumExp, .all), [logWeights])[0]

@@ -6,11 +6,28 @@ import Engine
 public struct VariationalAutoencoder {
     public let architecture: any VAEArchitecture
     public let networks: VAENetworks
+    /// The decoder's given variances [D] as a graph constant (`.gaussianPerFeature` only).
+    public let decoderVariances: Graph.Tensor?
 
     /// Adds the architecture's parameters to `graph`.
     public init(_ architecture: any VAEArchitecture, in g: Graph) throws {
         self.architecture = architecture
         networks = try architecture.makeNetworks(in: g)
+        if architecture.decoderLikelihood == .gaussianPerFeature {
+            guard let variances = architecture.decoderVariances, variances.count == architecture.exampleSize else {
+                throw ConfigurationError.invalid("decoder variances", "\(architecture.decoderVariances?.count ?? 0) values",
+                                                 "\(architecture.exampleSize), one per value of an example, for the per-feature Gaussian")
+            }
+            decoderVariances = try g.constant(variances, Shape(variances.count))
+        } else {
+            decoderVariances = nil
+        }
+    }
+
+    /// The loss of one z for decoder output `decoded` (μ, log σ², z as the KL needs).
+    public func loss(_ x: Graph.Tensor, decoded: Graph.Tensor, mean: Graph.Tensor, logVariance: Graph.Tensor, z: Graph.Tensor? = nil,
+                     objective: VAEObjective, in g: Graph) throws -> (terms: Graph.Tensor, loss: Graph.Tensor) {
+        try g.vaeLoss(data: x, decoded: decoded, mean: mean, logVariance: logVariance, z: z, variances: decoderVariances, objective: objective)
     }
 
     public var encoderParameters: [Graph.Tensor] { networks.encoderParameters }
@@ -45,7 +62,7 @@ public struct VariationalAutoencoder {
         var terms: Graph.Tensor?, loss: Graph.Tensor?
         for sample in 0..<samples {
             let z = try g.reparameterize(mean: mu, logVariance: lv, seed: seed, sample: UInt32(sample))
-            let out = try g.vaeLoss(data: x, decoded: try decode(z, in: g), mean: mu, logVariance: lv, z: z, objective: objective)
+            let out = try self.loss(x, decoded: try decode(z, in: g), mean: mu, logVariance: lv, z: z, objective: objective, in: g)
             terms = try terms.map { try g.add($0, out.terms) } ?? out.terms
             loss = try loss.map { try g.add($0, out.loss) } ?? out.loss
         }

@@ -75,19 +75,22 @@ struct Score: ParsableCommand {
             let data = try dataOptions.load(for: session, checkpoint: checkpoint, model: model)
             let normalLabels = try normalClasses.map { try parseLabels($0, flag: "--normal-classes", in: data) }
             // A calibrated Gaussian scores with its σ² from training, not the scored batch's.
-            if var configuration = session.architecture as? ModelConfiguration, configuration.likelihood == .calibrated,
-               let text = checkpoint.metadata["calibrated_variance"] {
-                guard let variance = Double(text), variance.isFinite, variance > 0 else {
-                    throw CheckpointError.badMetadata(path: model.file, field: "calibrated_variance", value: text, expected: "a positive number")
+            if let text = checkpoint.metadata[CalibratedVariances.metadataKey] {
+                let d = session.architecture.exampleSize
+                guard let values = CalibratedVariances.parse(text), values.count == 1 || values.count == d else {
+                    throw CheckpointError.badMetadata(path: model.file, field: CalibratedVariances.metadataKey, value: String(text.prefix(80)),
+                                                      expected: "one positive number, or \(d) (one per feature) separated by commas")
                 }
-                configuration.likelihood = .gaussian
-                configuration.sigma = Float(variance.squareRoot())
                 var parameters: [String: [Float]] = [:]
                 for name in checkpoint.names where !name.hasPrefix("optimizer.") && !name.hasPrefix("metrics.") {
                     parameters[name] = checkpoint[name]?.values
                 }
-                session = try InferenceSession(architecture: configuration, parameters: parameters, backend: try model.backendOptions.make())
-                say(String(format: "scoring with the calibrated σ² = %.4g from training (each score independent of the others)", variance))
+                let architecture = try GivenVarianceArchitecture(session.architecture,
+                                                                 variances: values.count == 1 ? Array(repeating: values[0], count: d) : values)
+                session = try InferenceSession(architecture: architecture, parameters: parameters, backend: try model.backendOptions.make())
+                say(values.count == 1 ? String(format: "scoring with the calibrated σ² = %.4g from training (each score independent of the others)", values[0])
+                    : String(format: "scoring with the calibrated σ² per feature from training (%.3g to %.3g; each score independent of the others)",
+                             values.min() ?? 0, values.max() ?? 0))
             }
             if let normalLabels, let normalClasses {
                 // Both groups must be present, or the AUC means nothing.
@@ -172,4 +175,19 @@ func parseLabels(_ text: String, flag: String, in data: Dataset) throws -> [Int]
 /// A CSV field, quoted when it holds a comma, quote or line break.
 func csvField(_ s: String) -> String {
     s.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}
+
+/// The σ² a calibrated model measured on its training set, kept in checkpoint metadata as one
+/// number or one per feature, comma-separated.
+enum CalibratedVariances {
+    static let metadataKey = "calibrated_variance"
+
+    static func text(_ values: [Double]) -> String { values.map { String($0) }.joined(separator: ",") }
+
+    /// The values, when every one is a positive finite number.
+    static func parse(_ text: String) -> [Float]? {
+        let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0!.isFinite && $0! > 0 }) else { return nil }
+        return values.compactMap { $0 }
+    }
 }

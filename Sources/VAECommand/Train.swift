@@ -25,7 +25,7 @@ struct Train: ParsableCommand {
     @Option(help: "Kernel size of every convolution (stride 2, padding (kernel − 1)/2).") var kernel = 4
     @Option(help: "Width of the conv model's dense layer before the latent layers.") var dense = 256
     @Option(help: "relu, leaky-relu, sigmoid, tanh, softplus or identity.") var activation = "relu"
-    @Option(help: "bernoulli, gaussian (fixed --sigma) or calibrated (σ-VAE) (default: bernoulli for data in [0, 1], else calibrated).")
+    @Option(help: "bernoulli, gaussian (fixed --sigma), calibrated (σ-VAE: one σ² from the batch) or calibrated-per-feature (one σ² per feature) (default: bernoulli for data in [0, 1], calibrated-per-feature for tables, else calibrated).")
     var likelihood: String?
     @Option(help: "σ of the gaussian likelihood.") var sigma: Float = 0.1
     @Option(help: "Weight of the KL term (1: VAE, >1: β-VAE, 0: autoencoder).") var beta: Float = 1
@@ -121,7 +121,7 @@ struct Train: ParsableCommand {
         model.activation = activation
         if let likelihood {
             guard let kind = LikelihoodKind(rawValue: likelihood) else {
-                throw ConfigurationError.invalid("--likelihood", likelihood, "bernoulli, gaussian or calibrated")
+                throw ConfigurationError.invalid("--likelihood", likelihood, "bernoulli, gaussian, calibrated or calibrated-per-feature")
             }
             model.likelihood = kind
         }
@@ -162,7 +162,10 @@ struct Train: ParsableCommand {
             if let limit { trainSet = trainSet.prefix(limit) }
             modelConfiguration.inputSize = trainSet.exampleSize
             modelConfiguration.imageShape = [trainSet.channels, trainSet.imageShape.height, trainSet.imageShape.width]
-            if likelihood == nil, !trainSet.valuesInUnitInterval { modelConfiguration.likelihood = .calibrated }
+            if likelihood == nil, !trainSet.valuesInUnitInterval {
+                // Standardized tables: features differ in how well the others predict them.
+                modelConfiguration.likelihood = preprocessing.mean == nil ? .calibrated : .calibratedPerFeature
+            }
             if modelConfiguration.likelihood == .bernoulli, !trainSet.valuesInUnitInterval {
                 throw DataError.values(path: data, detail: "the Bernoulli likelihood takes values in [0, 1], and this data has others\(preprocessing.mean == nil ? "" : " (tables are standardized)"); use --likelihood calibrated or gaussian")
             }
@@ -220,8 +223,8 @@ struct Train: ParsableCommand {
                 let throughput = Double((trainer.stepsPerEpoch - firstStep) * training.batchSize) / seconds
                 progress.end(line: String(format: "epoch %d/%d  train −ELBO %.2f  test −ELBO %.2f (reconstruction %.2f + KL %.2f)  %.1f s  %.0f samples/s",
                                           trainer.epoch, training.epochs, trainLoss, test.negativeELBO, test.reconstruction, test.kl, seconds, throughput))
-                if modelConfiguration.likelihood == .calibrated {
-                    metadata["calibrated_variance"] = String(try calibratedVariance(session: session, data: trainSet))
+                if let variances = try calibratedVariances(session: session, data: trainSet, kind: modelConfiguration.likelihood) {
+                    metadata[CalibratedVariances.metadataKey] = CalibratedVariances.text(variances)
                 }
                 // The checkpoint first: metrics.csv gets a row only for an epoch whose model was written.
                 try trainer.checkpoint(metadata: metadata).write(to: checkpointPath)
@@ -261,17 +264,21 @@ struct Train: ParsableCommand {
         return (training, test, preprocessing)
     }
 
-    /// The calibrated Gaussian's σ² over the whole training set (the mean squared error of the
-    /// reconstructions through z = μ, at least 1e-6): `vae score` scores each example with it,
-    /// so a score does not depend on the other examples of its batch.
-    private func calibratedVariance(session: InferenceSession, data: Dataset) throws -> Double {
-        var sum = 0.0
+    /// A calibrated Gaussian's σ² over the whole training set (the mean squared error of the
+    /// reconstructions through z = μ, at least 1e-6): one value, or one per feature for
+    /// `calibrated-per-feature`; nil for the other likelihoods. `vae score` scores each example
+    /// with them, so a score does not depend on the other examples of its batch.
+    private func calibratedVariances(session: InferenceSession, data: Dataset, kind: LikelihoodKind) throws -> [Double]? {
+        guard kind == .calibrated || kind == .calibratedPerFeature else { return nil }
+        let d = data.exampleSize
+        var sums = [Double](repeating: 0, count: d)
         for start in stride(from: 0, to: data.count, by: 1000) {
             let n = min(1000, data.count - start)
-            let x = Array(data.images[start * data.exampleSize..<(start + n) * data.exampleSize])
-            for (a, b) in zip(x, try session.reconstruct(x, count: n)) { sum += Double(a - b) * Double(a - b) }
+            let x = Array(data.images[start * d..<(start + n) * d])
+            for (i, (a, b)) in zip(x, try session.reconstruct(x, count: n)).enumerated() { sums[i % d] += Double(a - b) * Double(a - b) }
         }
-        return max(sum / Double(data.images.count), 1e-6)
+        let perFeature = sums.map { max($0 / Double(data.count), 1e-6) }
+        return kind == .calibratedPerFeature ? perFeature : [max(sums.reduce(0, +) / Double(data.count * d), 1e-6)]
     }
 
     private func writePictures(session: InferenceSession, testSet: Dataset, seed: UInt64, out: String) throws {

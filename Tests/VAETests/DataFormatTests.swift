@@ -126,7 +126,9 @@ import Testing
         #expect(t.output.contains("on 96 examples"), "--test-fraction 0.2 holds out 24 of 120: \(t.output)")
         let checkpoint = try Checkpoint(contentsOf: dir + "/run/model.safetensors")
         let (model, _) = try CheckpointFormat.configurations(checkpoint, path: "run")
-        #expect(model.likelihood == .calibrated, "standardized data is not in [0, 1]")
+        #expect(model.likelihood == .calibratedPerFeature, "standardized tables get a σ² per feature")
+        let variances = try #require(checkpoint.metadata["calibrated_variance"]).split(separator: ",").compactMap { Double($0) }
+        #expect(variances.count == 3 && variances.allSatisfy { $0 > 0 }, "the training set's σ² of each feature: \(variances)")
         let prep = try #require(try CheckpointFormat.preprocessing(checkpoint, inputSize: 3, path: "run"))
         #expect(prep.format == .csv && prep.columns?.featureColumns == ["size", "weight", "ratio"] && prep.columns?.labelNames == ["normal"])
         #expect(abs((prep.mean?[0] ?? 0) - 100) < 2 && (prep.standardDeviation?[2] ?? 0) < 0.01)
@@ -140,7 +142,7 @@ import Testing
 
         // A calibrated Gaussian scores with the training σ²: the first row scores the same alone as
         // among the others (same place, so the same z; with the batch's σ² it would not).
-        #expect(s.output.contains("scoring with the calibrated σ²"), "\(s.output)")
+        #expect(s.output.contains("scoring with the calibrated σ² per feature"), "\(s.output)")
         _ = try write("size,weight,ratio,kind\n" + test.split(separator: "\n")[1] + "\n", "one.csv", in: dir)
         let alone = try vae(["score", "--backend", "cpu", "--checkpoint", "run", "--data", "one.csv", "--out", "one-scores.csv"], in: dir)
         #expect(alone.status == 0, "\(alone.error)")
@@ -156,6 +158,20 @@ import Testing
                                 "--epochs", "1", "--batch-size", "16"], in: dir)
         #expect(withTest.status == 0 && withTest.output.contains("on 120 examples"), "\(withTest.output) \(withTest.error)")
         #expect(FileManager.default.fileExists(atPath: dir + "/runs/train/model.safetensors"))
+        // One σ² for all features when asked: stored as one number and scored with it.
+        let shared = try vae(["train", "--backend", "cpu", "--data", "train.csv", "--label-column", "kind", "--likelihood", "calibrated",
+                              "--epochs", "2", "--batch-size", "16", "--out", "run3"], in: dir)
+        #expect(shared.status == 0, "\(shared.error)")
+        let sharedCheckpoint = try Checkpoint(contentsOf: dir + "/run3/model.safetensors")
+        #expect(Double(sharedCheckpoint.metadata["calibrated_variance"] ?? "") != nil)
+        let sharedScore = try vae(["score", "--backend", "cpu", "--checkpoint", "run3", "--data", "one.csv", "--out", "shared.csv"], in: dir)
+        #expect(sharedScore.status == 0 && sharedScore.output.contains("scoring with the calibrated σ² = "), "\(sharedScore.output) \(sharedScore.error)")
+        // A damaged variance list is named, not used.
+        var damaged = checkpoint
+        damaged.metadata["calibrated_variance"] = "0.5,-1,2"
+        try damaged.write(to: dir + "/damaged.safetensors")
+        let bad = try vae(["score", "--backend", "cpu", "--checkpoint", "damaged.safetensors", "--data", "one.csv", "--out", "bad.csv"], in: dir)
+        #expect(bad.status != 0 && bad.error.contains("\"calibrated_variance\" is \"0.5,-1,2\", expected one positive number, or 3"), "\(bad.error)")
         let bernoulli = try vae(["train", "--backend", "cpu", "--data", "train.csv", "--label-column", "kind", "--likelihood", "bernoulli",
                                  "--epochs", "1", "--out", "run2"], in: dir)
         #expect(bernoulli.status != 0 && bernoulli.error.contains("the Bernoulli likelihood takes values in [0, 1]"), "\(bernoulli.error)")

@@ -58,7 +58,7 @@ import Testing
         try expectFailure(train + ["--epochs=-3"], in: dir, "--epochs -3")
         try expectFailure(train + ["--hidden", "8,0"], in: dir, "--hidden 8,0")
         try expectFailure(train + ["--hidden", "8,x"], in: dir, "--hidden 8,x", "comma-separated whole numbers")
-        try expectFailure(train + ["--likelihood", "poisson"], in: dir, "--likelihood poisson", "bernoulli, gaussian or calibrated")
+        try expectFailure(train + ["--likelihood", "poisson"], in: dir, "--likelihood poisson", "bernoulli, gaussian, calibrated or calibrated-per-feature")
         try expectFailure(train + ["--activation", "gelu"], in: dir, "--activation gelu", "relu")
         try expectFailure(train + ["--kl", "exact"], in: dir, "--kl exact")
         try expectFailure(train + ["--schedule", "em"], in: dir, "--schedule em")

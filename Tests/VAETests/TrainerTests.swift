@@ -31,7 +31,7 @@ import Testing
     }
 
     /// Three steps of the default-shaped objective on both backends agree closely.
-    @Test(arguments: [LikelihoodKind.bernoulli, .gaussian, .calibrated])
+    @Test(arguments: [LikelihoodKind.bernoulli, .gaussian, .calibrated, .calibratedPerFeature])
     func cpuAndOpenCLStepsAgree(_ likelihood: LikelihoodKind) throws {
         var results: [[String: [Float]]] = []
         var training = smallTraining(batch: 64)
