@@ -9,6 +9,7 @@ Each has the 30 features and a `diagnosis` column (benign / malignant).
 
   python3 Examples/breast_cancer.py [OUT_FOLDER]            # writes the two files
   python3 Examples/breast_cancer.py OUT_FOLDER --baselines  # also fits the classic detectors
+                                                            # and two linear density models
 """
 import csv, os, random, sys
 
@@ -44,6 +45,7 @@ def main():
         print(f"wrote {os.path.join(out, name)}: {len(part)} rows")
     if "--baselines" in sys.argv:
         import numpy as np
+        from sklearn.decomposition import PCA, FactorAnalysis
         from sklearn.ensemble import IsolationForest
         from sklearn.metrics import roc_auc_score
         from sklearn.preprocessing import StandardScaler
@@ -56,6 +58,11 @@ def main():
         svm = OneClassSVM(gamma="scale", nu=0.1).fit(scaler.transform(train))
         print(f"isolation forest ROC AUC {roc_auc_score(anomalous, -forest.score_samples(scaler.transform(test))):.4f}")
         print(f"one-class SVM    ROC AUC {roc_auc_score(anomalous, -svm.score_samples(scaler.transform(test))):.4f}")
+        # Linear density models with 4 components: one noise variance for all features, or one per feature.
+        ppca = PCA(4).fit(scaler.transform(train))
+        fa = FactorAnalysis(4, random_state=0).fit(scaler.transform(train))
+        print(f"probabilistic PCA (4) ROC AUC {roc_auc_score(anomalous, -ppca.score_samples(scaler.transform(test))):.4f}")
+        print(f"factor analysis (4)   ROC AUC {roc_auc_score(anomalous, -fa.score_samples(scaler.transform(test))):.4f}")
 
 
 if __name__ == "__main__":
