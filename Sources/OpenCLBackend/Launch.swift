@@ -23,6 +23,16 @@ enum Kernel: String, CaseIterable {
     case im2col, col2im, images_to_channel_rows, channel_rows_to_images, reduce_channels
     // optim.cl
     case adam, sgd
+
+    /// The kernel structures that launch this kernel: the products differ (register blocks
+    /// for CPU devices, `gemm_tiled` for GPUs), the rest are shared.
+    var structures: [KernelStructure] {
+        switch self {
+        case .gemm_tiled: [.gpu]
+        case .matmul_nn, .matmul_tn, .matmul_nt, .linear_nt, .matmul_generic: [.cpu]
+        default: KernelStructure.allCases
+        }
+    }
 }
 
 /// A kernel argument.

@@ -23,6 +23,28 @@ public final class OpenCLBackend: Backend {
         try self.init(device: device, tiles: TileConfiguration(for: device))
     }
 
+    /// A backend whose kernels have the structure `structure` whatever the device's type (the
+    /// kernel check and the tests run the GPU structure on CPU devices); nil picks by type.
+    public convenience init(device: OpenCLDevice, structure: KernelStructure?) throws(OpenCLError) {
+        let tiles = switch structure {
+        case nil: TileConfiguration(for: device)
+        case .cpu: TileConfiguration.cpu
+        case .gpu: TileConfiguration(gpuFor: device)
+        }
+        try self.init(device: device, tiles: tiles)
+    }
+
+    /// The structure this backend's kernels were built with.
+    public var structure: KernelStructure { tiles.gemmTiles == nil ? .cpu : .gpu }
+
+    /// The `__kernel`s of Kernels/ that a backend of `structure` launches, by name.
+    public static func kernelNames(for structure: KernelStructure) -> [String] {
+        Kernel.allCases.filter { $0.structures.contains(structure) }.map(\.rawValue)
+    }
+
+    /// The kernels this backend has launched so far (each is created on its first launch).
+    public var launchedKernelNames: Set<String> { Set(kernels.keys.map(\.rawValue)) }
+
     /// A backend with a chosen kernel configuration (tests run the GPU one on PoCL).
     init(device: OpenCLDevice, tiles: TileConfiguration) throws(OpenCLError) {
         self.device = device
@@ -102,6 +124,12 @@ public final class OpenCLBackend: Backend {
     }
 }
 
+/// The two structures of the kernels, chosen per device at build time: register blocks and no
+/// local memory for CPU devices, local-memory tiles (`gemm_tiled`) for GPUs.
+public enum KernelStructure: String, CaseIterable, Sendable {
+    case cpu, gpu
+}
+
 /// Work-group shapes and tile sizes per device type, passed to the compiler as -D options.
 struct TileConfiguration {
     /// Rows of C per work-item in the NN/TN kernels.
@@ -136,6 +164,11 @@ struct TileConfiguration {
     /// shrunk until the work-group and local memory fit the device's limits.
     init(for device: OpenCLDevice) {
         guard !device.isCPU else { self = .cpu; return }
+        self.init(gpuFor: device)
+    }
+
+    /// The GPU configuration, its GEMM tiles shrunk to the device's limits.
+    init(gpuFor device: OpenCLDevice) {
         let g = TileConfiguration.gpu
         self.init(nnRows: g.nnRows, local2D: g.local2D, local1D: min(g.local1D, device.maxWorkGroupSize), polynomialMath: false,
                   gemmTiles: GEMMTiles.fitting(maxWorkGroup: device.maxWorkGroupSize, localBytes: Int(clamping: device.localMemory)))

@@ -1,0 +1,151 @@
+import CPUBackend
+import Engine
+import OpenCLBackend
+
+/// Every kernel of Kernels/ run once or more on small, awkward shapes (sizes 1, 5, 7, 33, 65:
+/// none a multiple of a tile), each op's result compared with the CPU backend's. `vae
+/// check-kernels` runs it on a device, in one or both kernel structures; the Oclgrind test runs
+/// it inside the simulator, whose race and bounds checkers then see every kernel. Shapes are
+/// small because a simulator interprets each work-item.
+public struct KernelCheck {
+    /// One op's outcome: the largest |OpenCL − CPU| over (1 + largest |CPU|) of its outputs.
+    public struct Result: Sendable {
+        public var op: String
+        public var shapes: String
+        public var difference: Float
+    }
+
+    /// The bound on `Result.difference` (float32 sums in another order, and the CPU structure's
+    /// polynomial exp/log).
+    public static let tolerance: Float = 1e-4
+
+    let cpu = CPUBackend(threads: 1)
+    let gpu: OpenCLBackend
+
+    public init(_ backend: OpenCLBackend) { gpu = backend }
+
+    /// Runs every case; `progress` gets each result as it comes.
+    public func run(progress: (Result) -> Void = { _ in }) throws -> [Result] {
+        var results: [Result] = []
+        for (op, inputs, context) in Self.cases() {
+            let expected = try outputs(on: cpu, op, inputs, context)
+            let actual = try outputs(on: gpu, op, inputs, context)
+            var worst: Float = 0
+            for (e, a) in zip(expected, actual) {
+                let scale = 1 + (e.map(abs).max() ?? 0)
+                let diff = zip(e, a).map { abs($0 - $1) }.max() ?? 0
+                worst = max(worst, diff.isNaN ? .infinity : diff / scale)
+            }
+            let result = Result(op: op.name, shapes: inputs.map { "\($0.0.shape)" }.joined(separator: " "), difference: worst)
+            results.append(result)
+            progress(result)
+        }
+        results.append(try philoxResult())
+        return results
+    }
+
+    /// The kernels of this backend's structure that no case launched (empty when the check
+    /// covers them all).
+    public var unlaunchedKernels: [String] {
+        OpenCLBackend.kernelNames(for: gpu.structure).filter { !gpu.launchedKernelNames.contains($0) }
+    }
+
+    func outputs(on backend: any Backend, _ op: Op, _ inputs: [(TensorSpec, [Float])], _ context: RunContext) throws -> [[Float]] {
+        let specs = try op.outputSpecs(for: inputs.map(\.0))
+        let ins = try inputs.map { spec, values in
+            TensorBuffer(spec.dtype == .int32 ? try backend.makeBuffer(values.map { Int32($0) }) : try backend.makeBuffer(values), spec)
+        }
+        let outs = try specs.map { TensorBuffer(try backend.allocate(bytes: $0.byteCount), $0) }
+        try backend.execute(op, inputs: ins, outputs: outs, context: context)
+        return try (outs + op.mutatedInputs.map { ins[$0] }).map { try backend.download($0.buffer, count: $0.spec.count) }
+    }
+
+    /// The device's Philox4x32-10 bits against the host's: any difference is a failure (∞).
+    func philoxResult() throws -> Result {
+        let (seed, step, sample): (UInt64, UInt64, UInt32) = (0xDEAD_BEEF_1234_5678, 1 << 40 | 17, 9)
+        let bits = try gpu.philoxBits(blocks: 33, seed: seed, step: step, sample: sample)
+        var same = bits.count == 33 * 4
+        for block in 0..<33 where same {
+            let r = Philox.block(counter: (UInt32(block), sample, UInt32(truncatingIfNeeded: step), UInt32(truncatingIfNeeded: step >> 32)),
+                                 key: (UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)))
+            same = Array(bits[block * 4..<block * 4 + 4]) == [r.0, r.1, r.2, r.3]
+        }
+        return Result(op: "philoxBits", shapes: "[33, 4]", difference: same ? 0 : .infinity)
+    }
+
+    /// Deterministic values in (−bound, bound), or in [0, 1) where `unit` is set.
+    static func values(_ count: Int, stream: UInt32, bound: Float = 1, unit: Bool = false) -> [Float] {
+        let u = Philox.uniforms(count: count, bound: unit ? 0.5 : bound, seed: 2024, stream: stream)
+        return unit ? u.map { $0 + 0.5 } : u
+    }
+
+    static func input(_ shape: Shape, stream: UInt32, bound: Float = 1, unit: Bool = false) -> (TensorSpec, [Float]) {
+        (TensorSpec(shape), values(shape.count, stream: stream, bound: bound, unit: unit))
+    }
+
+    /// The cases: every op, with the parameters that select each kernel.
+    static func cases() -> [(Op, [(TensorSpec, [Float])], RunContext)] {
+        var cases: [(Op, [(TensorSpec, [Float])], RunContext)] = []
+        func add(_ op: Op, _ inputs: [(TensorSpec, [Float])], _ context: RunContext = RunContext(step: 12)) { cases.append((op, inputs, context)) }
+        for (m, n, k) in [(1, 1, 1), (7, 33, 5), (33, 7, 65), (65, 70, 17)] {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                add(.matmul(transposeA: ta, transposeB: tb), [input(ta ? Shape(k, m) : Shape(m, k), stream: 1), input(tb ? Shape(n, k) : Shape(k, n), stream: 2)])
+            }
+        }
+        for act in Activation.all {
+            for (m, n, k) in [(7, 33, 5), (65, 70, 17)] {
+                add(.linear(activation: act), [input(Shape(m, k), stream: 1), input(Shape(n, k), stream: 2), input(Shape(n), stream: 3)])
+            }
+            let x = input(Shape(7, 33), stream: 4, bound: 4)
+            add(.activation(act), [x])
+            add(.activationGradient(act), [(x.0, values(x.0.count, stream: 5, unit: true)), input(Shape(7, 33), stream: 6)])
+        }
+        let matrix = Shape(7, 33)
+        add(.add, [input(matrix, stream: 1), input(matrix, stream: 2)])
+        for r in [Reduction.sum, .mean, .logSumExp] {
+            add(.reduce(r, .rows), [input(matrix, stream: 3)])
+            add(.reduce(r, .all), [input(Shape(65, 70), stream: 4)])
+        }
+        add(.reduce(.sum, .channels), [input(Shape(2, 3, 5, 7), stream: 5)])
+        add(.broadcast(matrix, scale: -0.5), [input(Shape(33), stream: 5)])
+        add(.broadcast(matrix, scale: 3), [(TensorSpec(.scalar), [0.25])])
+        add(.gather(rows: 7), [input(Shape(20, 33), stream: 6), (TensorSpec(Shape(12), .int32), (0..<12).map { Float(($0 * 7) % 20) })],
+            RunContext(cursor: 3))
+        add(.randomNormal(matrix, seed: 77), [])
+        let latent = Shape(7, 5)
+        add(.reparameterize(seed: 5, sample: 3), [input(latent, stream: 1), input(latent, stream: 2, bound: 3)])
+        add(.reparameterizeGradient(seed: 5, sample: 3), [input(latent, stream: 2, bound: 3), input(latent, stream: 3)])
+        let likelihoods: [Likelihood] = [.bernoulli, .gaussian(sigma: 0.3), .calibratedGaussian, .calibratedGaussianPerFeature, .gaussianPerFeature]
+        for likelihood in likelihoods {
+            for kl in KLEstimator.allCases {
+                let objective = VAEObjective(likelihood: likelihood, beta: 0.7, kl: kl)
+                var inputs = [input(matrix, stream: 1, unit: true), input(matrix, stream: 2, bound: 4), input(latent, stream: 3), input(latent, stream: 4, bound: 2)]
+                if kl == .monteCarlo { inputs.append(input(latent, stream: 5, bound: 2)) }
+                if likelihood == .gaussianPerFeature { inputs.append((TensorSpec(Shape(33)), values(33, stream: 6).map { 0.05 + $0 * $0 })) }
+                add(.vaeLoss(objective), inputs)
+                add(.vaeLossGradient(objective), inputs + [(TensorSpec(.scalar), [1.5])])
+            }
+        }
+        let parameters = Shape(129)
+        add(.adam(AdamHyperparameters()), [input(parameters, stream: 1), input(parameters, stream: 2), input(parameters, stream: 3),
+                                           (TensorSpec(parameters), values(129, stream: 4).map { $0 * $0 })], RunContext(step: 41))
+        add(.sgd(learningRate: 0.1), [input(parameters, stream: 1), input(parameters, stream: 2)])
+        // (batch, channels, height, width, out channels, kernel, stride, padding)
+        for (n, c, h, w, o, k, s, p) in [(1, 1, 5, 5, 2, 3, 1, 1), (2, 3, 7, 6, 4, 3, 2, 1), (1, 7, 4, 5, 3, 1, 1, 0), (2, 1, 8, 8, 3, 4, 2, 1),
+                                         (1, 3, 9, 7, 2, 5, 2, 2)] {
+            let x = input(Shape(n, c, h, w), stream: 1), weight = input(Shape(o, c, k, k), stream: 2, bound: 0.3)
+            let geometry = ConvolutionGeometry(stride: s, padding: p)
+            add(.conv2d(geometry, activation: .relu, bias: true), [x, weight, input(Shape(o), stream: 3)])
+            add(.conv2d(geometry, activation: .identity, bias: false), [x, weight])
+            let out = TensorSpec(Shape(n, o, geometry.convolved(h, kernel: k), geometry.convolved(w, kernel: k)))
+            let dy = (out, values(out.count, stream: 4))
+            add(.conv2dWeightGradient(geometry, kernelHeight: k, kernelWidth: k), [x, dy])
+            add(.convTranspose2d(geometry.restoring(height: h, width: w, kernelHeight: k, kernelWidth: k), activation: .identity, bias: false), [dy, weight])
+            for outputPadding in 0..<s {
+                add(.convTranspose2d(ConvolutionGeometry(stride: s, padding: p, outputPadding: outputPadding), activation: .sigmoid, bias: true),
+                    [x, input(Shape(c, o, k, k), stream: 5, bound: 0.3), input(Shape(o), stream: 6)])
+            }
+        }
+        return cases
+    }
+}
