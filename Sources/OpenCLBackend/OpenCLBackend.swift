@@ -1,5 +1,6 @@
 import COpenCL
 import Engine
+import Foundation
 
 /// The OpenCL backend: one context and in-order queue on one device, the kernels of Kernels/
 /// built once, and every op enqueued without waiting. Only `read` (and `synchronize`) waits.
@@ -42,6 +43,11 @@ public final class OpenCLBackend: Backend {
         Kernel.allCases.filter { $0.structures.contains(structure) }.map(\.rawValue)
     }
 
+    /// With SWIFT_VAE_POISON_BUFFERS set, every new buffer is filled with NaN, so a kernel that
+    /// reads memory nothing wrote shows it in its results (a check for any device, where
+    /// Oclgrind's checker is too slow or absent).
+    let poisonsBuffers = ProcessInfo.processInfo.environment["SWIFT_VAE_POISON_BUFFERS"] != nil
+
     /// The kernels this backend has launched so far (each is created on its first launch).
     public var launchedKernelNames: Set<String> { Set(kernels.keys.map(\.rawValue)) }
 
@@ -71,7 +77,12 @@ public final class OpenCLBackend: Backend {
             throw OpenCLError.allocationFailed(bytes: size, device: device.summary, maxAllocation: device.maxAllocation,
                                                globalMemory: device.globalMemory, code: status)
         }
-        return CLBuffer(mem: mem, byteCount: size)
+        let buffer = CLBuffer(mem: mem, byteCount: size)
+        if poisonsBuffers {
+            var nan = Float.nan
+            try check(clEnqueueFillBuffer(runtime.queue, mem, &nan, 4, 0, size / 4 * 4, 0, nil, nil), "clEnqueueFillBuffer")
+        }
+        return buffer
     }
 
     func clBuffer(_ b: any DeviceBuffer) throws -> CLBuffer {
