@@ -10,7 +10,7 @@ public final class OpenCLBackend: Backend {
     public let loadedCachedKernels: Bool
     /// A line for the user when a damaged kernel-cache entry was deleted and rebuilt, or the
     /// cache folder cannot be written.
-    public let kernelCacheNote: String?
+    public private(set) var kernelCacheNote: String?
     let runtime: CLContext
     let program: CLProgram
     let tiles: TileConfiguration
@@ -19,10 +19,23 @@ public final class OpenCLBackend: Backend {
 
     /// Opens a device: `selector` is an index into `OpenCLDevice.all()` or part of a device
     /// name; nil prefers a GPU.
+    /// The device's tuned configuration (`vae tune`) is used when one is stored for it.
     public convenience init(device selector: String? = nil) throws(OpenCLError) {
         let device = try OpenCLDevice.select(selector)
-        try self.init(device: device, tiles: TileConfiguration(for: device))
+        let (tuning, note) = KernelTuning.stored(for: device)
+        try self.init(device: device, tiles: tuning.map { TileConfiguration($0, device: device) } ?? TileConfiguration(for: device))
+        self.tuning = tuning
+        if let note { kernelCacheNote = [kernelCacheNote, note].compactMap { $0 }.joined(separator: "; ") }
     }
+
+    /// A backend with the kernel configuration `tuning` (what `vae tune` measures).
+    public convenience init(device: OpenCLDevice, tuning: KernelTuning) throws(OpenCLError) {
+        try self.init(device: device, tiles: TileConfiguration(tuning, device: device))
+        self.tuning = tuning
+    }
+
+    /// The tuned configuration in use, nil for the device type's default.
+    public private(set) var tuning: KernelTuning?
 
     /// A backend whose kernels have the structure `structure` whatever the device's type (the
     /// kernel check and the tests run the GPU structure on CPU devices); nil picks by type.
@@ -62,7 +75,7 @@ public final class OpenCLBackend: Backend {
         kernelCacheNote = builder.cacheNote
     }
 
-    public var deviceDescription: String { "OpenCL: \(device.summary)" }
+    public var deviceDescription: String { "OpenCL: \(device.summary)" + (tuning.map { "; tuned kernels: \($0)" } ?? "") }
     public var memoryLimits: MemoryLimits {
         MemoryLimits(maxBufferBytes: Int(clamping: device.maxAllocation), totalBytes: Int(clamping: device.globalMemory),
                      owner: "OpenCL device \(device.name)")
@@ -137,7 +150,7 @@ public final class OpenCLBackend: Backend {
 
 /// The two structures of the kernels, chosen per device at build time: register blocks and no
 /// local memory for CPU devices, local-memory tiles (`gemm_tiled`) for GPUs.
-public enum KernelStructure: String, CaseIterable, Sendable {
+public enum KernelStructure: String, CaseIterable, Codable, Sendable {
     case cpu, gpu
 }
 

@@ -1,6 +1,7 @@
 import CPUBackend
 import Engine
 import Foundation
+import OpenCLBackend
 import VAE
 
 /// The measurements of `vae bench` as rows of a table, each figure beside its reference from
@@ -65,6 +66,13 @@ public struct BenchReport {
         say(String(format: "training step 784-400-20, batch 128: %.2f ms, %.0f samples/s, %.1f GFLOP/s = %.0f%% of peak (%.2f MFLOP per sample)",
                     step.median * 1e3, samples, samples * flops / 1e9, 100 * samples * flops / 1e9 / peak, flops / 1e6))
         say(String(format: "an epoch of 60000 examples: %.1f s", 468 * step.median))
+        if let cl = backend as? OpenCLBackend, let tuned = cl.tuning {
+            // The same step with the configuration the device gets without `vae tune`.
+            let base = KernelTuner.defaultTuning(for: cl.device)
+            let untuned = try measureTrainingStep(on: try OpenCLBackend(device: cl.device, tuning: base), steps: quick ? 10 : 40)
+            say(String(format: "tuned kernels (%@): %.2f ms per step; default (%@): %.2f ms (tuned %.2f× as fast)",
+                       tuned.description, step.median * 1e3, base.description, untuned.median * 1e3, untuned.median / step.median))
+        }
         say("")
         try ConvMeasurements.report(on: backend, reference: reference, peak: peak, quick: quick, say: say)
         say("")
