@@ -6,35 +6,24 @@ import Engine
 extension CPUBackend {
     /// cols[(c·kh + i)·kw + j, n·P + v·Wo + u] = x[n, c, v·s − p + i, u·s − p + j] (0 outside x),
     /// P = Ho·Wo: every output pixel's patch as one column.
+    ///
+    /// Each (image, channel) plane is first copied into a zero-padded plane, so every patch row
+    /// is a gather through one offset table per (i, j) shared by all planes, with no bounds
+    /// tests and no per-row set-up (rows are as short as 7 pixels in the default model).
     func im2col(_ cols: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ input: ImageShape,
                 kernelHeight kh: Int, kernelWidth kw: Int, _ g: ConvolutionGeometry, outHeight: Int, outWidth: Int) {
         let (n, c, h, w) = (input.batch, input.channels, input.height, input.width)
         let plane = outHeight * outWidth, columns = n * plane
-        // One unit per (image, channel): its plane stays in L1 while the kh·kw rows it feeds are written.
+        let offsets = PaddedPlane.offsets(g, kernelHeight: kh, kernelWidth: kw, rows: outHeight, columns: outWidth, paddedWidth: w + 2 * g.padding)
+        // One unit per (image, channel): its padded plane stays in L1 while the kh·kw rows it feeds are written.
         parallelFor(n * c, grain: max(1, parallelGrain / max(plane * kh * kw, 1))) { units in
+            var padded = PaddedPlane(height: h, width: w, padding: g.padding)
             for unit in units {
                 let image = unit / c, channel = unit % c
-                let src = x + unit * h * w
-                for i in 0..<kh {
-                    let vs = insideRange(i, g, bound: h, count: outHeight)
-                    for j in 0..<kw {
-                        let dst = cols + ((channel * kh + i) * kw + j) * columns + image * plane
-                        let us = insideRange(j, g, bound: w, count: outWidth)
-                        dst.update(repeating: 0, count: vs.lowerBound * outWidth)
-                        for v in vs {
-                            let out = dst + v * outWidth, line = src + (v * g.stride - g.padding + i) * w + j - g.padding
-                            out.update(repeating: 0, count: us.lowerBound)
-                            if g.stride == 1 {
-                                (out + us.lowerBound).update(from: line + us.lowerBound, count: us.count)
-                            } else if g.stride == 2 {
-                                for u in us { out[u] = line[2 * u] }
-                            } else {
-                                for u in us { out[u] = line[u * g.stride] }
-                            }
-                            (out + us.upperBound).update(repeating: 0, count: outWidth - us.upperBound)
-                        }
-                        (dst + vs.upperBound * outWidth).update(repeating: 0, count: (outHeight - vs.upperBound) * outWidth)
-                    }
+                padded.load(x + unit * h * w)
+                for ij in 0..<kh * kw {
+                    let dst = cols + (channel * kh * kw + ij) * columns + image * plane
+                    padded.gather(into: dst, offsets: offsets, start: ij * plane, count: plane)
                 }
             }
         }
@@ -84,25 +73,23 @@ extension CPUBackend {
         imagesToChannelRows(xt, x, batch: input.batch, channels: input.channels, plane: input.plane)
         matmul(c: cols, a: weight, b: xt, m: rows, n: columns, k: input.channels, transposeA: true, transposeB: false)
         let (h, w, oh, ow) = (input.height, input.width, output.height, output.width)
+        // Each input pixel's kh·kw weighted copies are added into a zero-padded output plane
+        // through one offset table per (i, j) (the same as im2col's), in the fixed order (i, j),
+        // then the pixels; the plane's inside is the output.
+        let offsets = PaddedPlane.offsets(g, kernelHeight: kh, kernelWidth: kw, rows: h, columns: w, paddedWidth: ow + 2 * g.padding)
         withActivation(act) { f in
             parallelFor(output.batch * output.channels, grain: max(1, parallelGrain / max(output.plane * kh * kw, 1))) { units in
+                var padded = PaddedPlane(height: oh, width: ow, padding: g.padding)
                 for unit in units {
                     let n = unit / output.channels, co = unit % output.channels
-                    let out = y + unit * output.plane
-                    out.update(repeating: 0, count: output.plane)
-                    for i in 0..<kh {
-                        let vs = insideRange(i, g, bound: oh, count: h)
-                        for j in 0..<kw {
-                            let src = cols + ((co * kh + i) * kw + j) * columns + n * input.plane
-                            let us = insideRange(j, g, bound: ow, count: w)
-                            for v in vs {
-                                let line = out + (v * g.stride - g.padding + i) * ow + j - g.padding, row = src + v * w
-                                for u in us { line[u * g.stride] += row[u] }
-                            }
-                        }
+                    padded.clear()
+                    for ij in 0..<kh * kw {
+                        padded.scatterAdd(cols + (co * kh * kw + ij) * columns + n * input.plane, offsets: offsets, start: ij * input.plane,
+                                          count: input.plane)
                     }
+                    let out = y + unit * output.plane
                     let b = bias?[co] ?? 0
-                    for q in 0..<output.plane { out[q] = f(out[q] + b) }
+                    padded.store(out) { f($0 + b) }
                 }
             }
         }
@@ -135,13 +122,75 @@ extension CPUBackend {
 }
 
 /// The positions u in 0..<count whose image coordinate u·stride − padding + offset lies in
-/// 0..<bound: the part of a patch row (or of a transposed convolution's scatter) that touches
-/// the image, so the loops over it need no bounds test.
-@inline(__always)
-func insideRange(_ offset: Int, _ g: ConvolutionGeometry, bound: Int, count: Int) -> Range<Int> {
-    let first = g.padding - offset  // u·stride ≥ first
-    let lower = first <= 0 ? 0 : (first + g.stride - 1) / g.stride
-    let last = bound - 1 + g.padding - offset  // u·stride ≤ last
-    let upper = last < 0 ? 0 : min(count, last / g.stride + 1)
-    return min(lower, upper)..<upper
+/// A zero-padded copy of one image plane ((height + 2p) × (width + 2p)), and the offset tables
+/// that map each (i, j) patch position of a convolution's output pixels into it.
+struct PaddedPlane {
+    let height: Int, width: Int, padding: Int
+    var values: [Float]
+
+    init(height: Int, width: Int, padding: Int) {
+        (self.height, self.width, self.padding) = (height, width, padding)
+        values = [Float](repeating: 0, count: (height + 2 * padding) * (width + 2 * padding))
+    }
+
+    var paddedWidth: Int { width + 2 * padding }
+
+    /// offsets[(i·kw + j)·rows·columns + v·columns + u] = (v·s + i)·paddedWidth + u·s + j: where
+    /// output pixel (v, u) reads (im2col) or adds (the transposed convolution) its (i, j) tap.
+    static func offsets(_ g: ConvolutionGeometry, kernelHeight kh: Int, kernelWidth kw: Int, rows: Int, columns: Int, paddedWidth: Int) -> [Int32] {
+        var table = [Int32](repeating: 0, count: kh * kw * rows * columns)
+        var k = 0
+        for i in 0..<kh {
+            for j in 0..<kw {
+                for v in 0..<rows {
+                    for u in 0..<columns {
+                        table[k] = Int32((v * g.stride + i) * paddedWidth + u * g.stride + j)
+                        k += 1
+                    }
+                }
+            }
+        }
+        return table
+    }
+
+    /// Copies a height × width plane into the inside (the border stays zero).
+    mutating func load(_ plane: UnsafePointer<Float>) {
+        let (w, pw, p) = (width, paddedWidth, padding)
+        values.withUnsafeMutableBufferPointer { v in
+            for r in 0..<height { (v.baseAddress! + (r + p) * pw + p).update(from: plane + r * w, count: w) }
+        }
+    }
+
+    mutating func clear() { values.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+
+    /// dst[q] = values[offsets[start + q]] for q < count.
+    func gather(into dst: UnsafeMutablePointer<Float>, offsets: [Int32], start: Int, count: Int) {
+        values.withUnsafeBufferPointer { v in
+            offsets.withUnsafeBufferPointer { o in
+                let (src, table) = (v.baseAddress!, o.baseAddress! + start)
+                for q in 0..<count { dst[q] = src[Int(table[q])] }
+            }
+        }
+    }
+
+    /// values[offsets[start + q]] += src[q] for q < count, in order of q.
+    mutating func scatterAdd(_ src: UnsafePointer<Float>, offsets: [Int32], start: Int, count: Int) {
+        offsets.withUnsafeBufferPointer { o in
+            values.withUnsafeMutableBufferPointer { v in
+                let (dst, table) = (v.baseAddress!, o.baseAddress! + start)
+                for q in 0..<count { dst[Int(table[q])] += src[q] }
+            }
+        }
+    }
+
+    /// out[r·width + c] = transform(inside value (r, c)).
+    func store(_ out: UnsafeMutablePointer<Float>, _ transform: (Float) -> Float) {
+        let (w, pw, p) = (width, paddedWidth, padding)
+        values.withUnsafeBufferPointer { v in
+            for r in 0..<height {
+                let line = v.baseAddress! + (r + p) * pw + p
+                for c in 0..<w { out[r * w + c] = transform(line[c]) }
+            }
+        }
+    }
 }
