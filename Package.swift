@@ -40,7 +40,7 @@ let package = Package(
         ),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "CPUBackend"]),
         .testTarget(name: "CPUBackendTests", dependencies: ["Engine", "CPUBackend"]),
-        .testTarget(name: "OpenCLBackendTests", dependencies: ["Engine", "CPUBackend", "OpenCLBackend"]),
+        .testTarget(name: "OpenCLBackendTests", dependencies: ["Engine", "CPUBackend", "OpenCLBackend", "VAEBench"]),
         // Imports only the public products, as a library user would.
         .testTarget(name: "LibraryUserTests", dependencies: ["VAE", "Engine", "CPUBackend", "OpenCLBackend"]),
         .testTarget(name: "VAETests", dependencies: ["VAE", "VAEBench", "Engine", "CPUBackend", "OpenCLBackend", "CZlib", "CPNG"]),

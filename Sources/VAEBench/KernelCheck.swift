@@ -29,14 +29,7 @@ public struct KernelCheck {
     public func run(productsOnly: Bool = false, progress: (Result) -> Void = { _ in }) throws -> [Result] {
         var results: [Result] = []
         for (op, inputs, context) in Self.cases() where !productsOnly || Self.isProduct(op) {
-            let expected = try outputs(on: cpu, op, inputs, context)
-            let actual = try outputs(on: gpu, op, inputs, context)
-            var worst: Float = 0
-            for (e, a) in zip(expected, actual) {
-                let scale = 1 + (e.map(abs).max() ?? 0)
-                let diff = zip(e, a).map { abs($0 - $1) }.max() ?? 0
-                worst = max(worst, diff.isNaN ? .infinity : diff / scale)
-            }
+            let worst = Self.relativeDifference(try Self.outputs(on: cpu, op, inputs, context), try Self.outputs(on: gpu, op, inputs, context))
             let result = Result(op: op.name, shapes: inputs.map { "\($0.0.shape)" }.joined(separator: " "), difference: worst)
             results.append(result)
             progress(result)
@@ -58,7 +51,20 @@ public struct KernelCheck {
         OpenCLBackend.kernelNames(for: gpu.structure).filter { !gpu.launchedKernelNames.contains($0) }
     }
 
-    func outputs(on backend: any Backend, _ op: Op, _ inputs: [(TensorSpec, [Float])], _ context: RunContext) throws -> [[Float]] {
+    /// Largest |actual − expected| over (1 + largest |expected|) across all outputs (∞ for NaN).
+    public static func relativeDifference(_ expected: [[Float]], _ actual: [[Float]]) -> Float {
+        var worst: Float = 0
+        for (e, a) in zip(expected, actual) {
+            let scale = 1 + (e.map(abs).max() ?? 0)
+            let diff = zip(e, a).map { abs($0 - $1) }.max() ?? 0
+            worst = max(worst, diff.isNaN ? .infinity : diff / scale)
+        }
+        return worst
+    }
+
+    /// Runs `op` once on `backend` with `inputs` uploaded; returns every output, then every
+    /// input it updates in place.
+    public static func outputs(on backend: any Backend, _ op: Op, _ inputs: [(TensorSpec, [Float])], _ context: RunContext) throws -> [[Float]] {
         let specs = try op.outputSpecs(for: inputs.map(\.0))
         let ins = try inputs.map { spec, values in
             TensorBuffer(spec.dtype == .int32 ? try backend.makeBuffer(values.map { Int32($0) }) : try backend.makeBuffer(values), spec)
@@ -82,7 +88,7 @@ public struct KernelCheck {
     }
 
     /// Deterministic values in (−bound, bound), or in [0, 1) where `unit` is set.
-    static func values(_ count: Int, stream: UInt32, bound: Float = 1, unit: Bool = false) -> [Float] {
+    public static func values(_ count: Int, stream: UInt32, bound: Float = 1, unit: Bool = false) -> [Float] {
         let u = Philox.uniforms(count: count, bound: unit ? 0.5 : bound, seed: 2024, stream: stream)
         return unit ? u.map { $0 + 0.5 } : u
     }

@@ -2,6 +2,7 @@ import CPUBackend
 import Engine
 @testable import OpenCLBackend
 import Testing
+import VAEBench
 
 /// The OpenCL backend under test. A missing OpenCL platform fails the test (it never skips):
 /// CI installs PoCL, so no platform means a broken set-up.
@@ -45,33 +46,19 @@ struct Parity {
 
     /// Deterministic inputs in (−bound, bound), or in [0, 1) where `unit` is set.
     static func values(_ count: Int, stream: UInt32, bound: Float = 1, unit: Bool = false) -> [Float] {
-        let u = Philox.uniforms(count: count, bound: unit ? 0.5 : bound, seed: 2024, stream: stream)
-        return unit ? u.map { $0 + 0.5 } : u
+        KernelCheck.values(count, stream: stream, bound: bound, unit: unit)
     }
 
     func outputs(on backend: any Backend, _ op: Op, _ inputs: [(TensorSpec, [Float])], context: RunContext) throws -> [[Float]] {
-        let specs = try op.outputSpecs(for: inputs.map(\.0))
-        let ins = try inputs.map { spec, values in
-            TensorBuffer(spec.dtype == .int32 ? try backend.makeBuffer(values.map { Int32($0) }) : try backend.makeBuffer(values), spec)
-        }
-        let outs = try specs.map { TensorBuffer(try backend.allocate(bytes: $0.byteCount), $0) }
-        try backend.execute(op, inputs: ins, outputs: outs, context: context)
-        let written = outs + op.mutatedInputs.map { ins[$0] }
-        return try written.map { try backend.download($0.buffer, count: $0.spec.count) }
+        try KernelCheck.outputs(on: backend, op, inputs, context)
     }
 
     /// Largest |OpenCL − CPU| over (1 + largest |CPU|) across all outputs; expects ≤ tolerance.
     @discardableResult
     func check(_ op: Op, _ inputs: [(TensorSpec, [Float])], context: RunContext = RunContext(step: 12),
                tolerance: Float = 1e-5, sourceLocation: SourceLocation = #_sourceLocation) throws -> Float {
-        let expected = try outputs(on: cpu, op, inputs, context: context)
-        let actual = try outputs(on: gpu, op, inputs, context: context)
-        var worst: Float = 0
-        for (e, a) in zip(expected, actual) {
-            let scale = 1 + (e.map(abs).max() ?? 0)
-            let diff = zip(e, a).map { abs($0 - $1) }.max() ?? 0
-            worst = max(worst, diff.isNaN ? .infinity : diff / scale)
-        }
+        let worst = KernelCheck.relativeDifference(try outputs(on: cpu, op, inputs, context: context),
+                                                    try outputs(on: gpu, op, inputs, context: context))
         #expect(worst <= tolerance, "\(op.name) on \(inputs.map(\.0)): relative difference \(worst)", sourceLocation: sourceLocation)
         return worst
     }
