@@ -42,14 +42,12 @@ extension CPUBackend {
     /// images[n, c, q] = act(rows[c, n·P + q] + b[c]): the GEMM's channel rows back to images.
     func channelRowsToImages(_ act: Activation, _ images: UnsafeMutablePointer<Float>, _ rows: UnsafePointer<Float>,
                              bias: UnsafePointer<Float>?, batch: Int, channels: Int, plane: Int) {
-        withActivation(act) { f in
-            parallelFor(batch * channels, grain: max(1, parallelGrain / max(plane, 1))) { units in
-                for unit in units {
-                    let n = unit / channels, c = unit % channels
-                    let src = rows + c * batch * plane + n * plane, dst = images + unit * plane
-                    let b = bias?[c] ?? 0
-                    for q in 0..<plane { dst[q] = f(src[q] + b) }
-                }
+        parallelFor(batch * channels, grain: max(1, parallelGrain / max(plane, 1))) { units in
+            for unit in units {
+                let n = unit / channels, c = unit % channels
+                let dst = images + unit * plane
+                dst.update(from: rows + c * batch * plane + n * plane, count: plane)
+                addBiasAndActivate(act, dst, count: plane, bias: bias?[c] ?? 0)
             }
         }
     }
@@ -77,20 +75,18 @@ extension CPUBackend {
         // through one offset table per (i, j) (the same as im2col's), in the fixed order (i, j),
         // then the pixels; the plane's inside is the output.
         let offsets = PaddedPlane.offsets(g, kernelHeight: kh, kernelWidth: kw, rows: h, columns: w, paddedWidth: ow + 2 * g.padding)
-        withActivation(act) { f in
-            parallelFor(output.batch * output.channels, grain: max(1, parallelGrain / max(output.plane * kh * kw, 1))) { units in
-                var padded = PaddedPlane(height: oh, width: ow, padding: g.padding)
-                for unit in units {
-                    let n = unit / output.channels, co = unit % output.channels
-                    padded.clear()
-                    for ij in 0..<kh * kw {
-                        padded.scatterAdd(cols + (co * kh * kw + ij) * columns + n * input.plane, offsets: offsets, start: ij * input.plane,
-                                          count: input.plane)
-                    }
-                    let out = y + unit * output.plane
-                    let b = bias?[co] ?? 0
-                    padded.store(out) { f($0 + b) }
+        parallelFor(output.batch * output.channels, grain: max(1, parallelGrain / max(output.plane * kh * kw, 1))) { units in
+            var padded = PaddedPlane(height: oh, width: ow, padding: g.padding)
+            for unit in units {
+                let n = unit / output.channels, co = unit % output.channels
+                padded.clear()
+                for ij in 0..<kh * kw {
+                    padded.scatterAdd(cols + (co * kh * kw + ij) * columns + n * input.plane, offsets: offsets, start: ij * input.plane,
+                                      count: input.plane)
                 }
+                let out = y + unit * output.plane
+                padded.store(out)
+                addBiasAndActivate(act, out, count: output.plane, bias: bias?[co] ?? 0)
             }
         }
     }
@@ -183,14 +179,11 @@ struct PaddedPlane {
         }
     }
 
-    /// out[r·width + c] = transform(inside value (r, c)).
-    func store(_ out: UnsafeMutablePointer<Float>, _ transform: (Float) -> Float) {
+    /// out[r·width + c] = the inside value (r, c).
+    func store(_ out: UnsafeMutablePointer<Float>) {
         let (w, pw, p) = (width, paddedWidth, padding)
         values.withUnsafeBufferPointer { v in
-            for r in 0..<height {
-                let line = v.baseAddress! + (r + p) * pw + p
-                for c in 0..<w { out[r * w + c] = transform(line[c]) }
-            }
+            for r in 0..<height { (out + r * w).update(from: v.baseAddress! + (r + p) * pw + p, count: w) }
         }
     }
 }

@@ -44,6 +44,16 @@ func withActivation<R>(_ act: Activation, _ body: ((Float) -> Float) -> R) -> R 
     }
 }
 
+/// values[i] = act(values[i] + bias) for i < count, as one plain loop per activation (no
+/// closure call per element, so relu and identity vectorize): the epilogue of the convolutions.
+func addBiasAndActivate(_ act: Activation, _ values: UnsafeMutablePointer<Float>, count: Int, bias b: Float) {
+    switch act {
+    case .identity: for i in 0..<count { values[i] += b }
+    case .relu: for i in 0..<count { values[i] = max(values[i] + b, 0) }
+    default: for i in 0..<count { values[i] = activate(act, values[i] + b) }
+    }
+}
+
 extension CPUBackend {
     func activation(_ act: Activation, y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count: Int) {
         withActivation(act) { f in parallelFor(count) { r in for i in r { y[i] = f(x[i]) } } }
