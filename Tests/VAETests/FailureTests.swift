@@ -74,6 +74,10 @@ import Testing
         try expectFailure(["sample", "--backend", "cpu", "--checkpoint", "run", "--count", "0"], in: dir, "--count 0")
         try expectFailure(["interpolate", "--backend", "cpu", "--checkpoint", "run", "--data", "data", "--to", "500"], in: dir, "--to 500")
         try expectFailure(["encode", "--backend", "cpu", "--checkpoint", "run", "--data", "data", "--out", "l.txt"], in: dir, "ending in .npy or .csv")
+        try expectFailure(["check-kernels", "--structure", "diagonal"], in: dir, "--structure diagonal", "cpu, gpu, both, device")
+        try expectFailure(["check-kernels", "--device", "99"], in: dir, "no OpenCL device matches \"99\"")
+        try expectFailure(["tune", "--architecture", "resnet"], in: dir, "--architecture resnet", "mlp or conv")
+        try expectFailure(["tune", "--steps", "0"], in: dir, "--steps", "positive")
     }
 
     /// With no OpenCL platform (the ICD loader pointed at an empty vendor folder), --backend
