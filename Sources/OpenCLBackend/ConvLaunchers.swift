@@ -49,7 +49,7 @@ extension OpenCLBackend {
         _ = try int(columns * input.channels * kh * kw, "im2col")  // the patches' element count, which the kernel indexes
         try enqueue(.im2col, [.buffer(cols), .buffer(x)] + (try ints("im2col", [input.batch, input.channels, input.height, input.width,
                                                                                  kh, kw, g.stride, g.padding, output.height, output.width])),
-                    global: [columns, input.channels * kh * kw], local: [tiles.local1D, 1])
+                    global: [output.plane, input.batch, input.channels * kh * kw], local: [tiles.local1D, 1, 1])
     }
 
     /// The transposed convolution's output from its columns cols[C·kh·kw, N·H·W] (gather form,
@@ -60,14 +60,14 @@ extension OpenCLBackend {
         try enqueue(.col2im, [.buffer(out), .buffer(cols), .buffer(bias ?? cols)] + (try ints("convTranspose2d", [
             output.batch, output.channels, input.height, input.width, kh, kw, g.stride, g.padding,
             output.height, output.width, bias == nil ? 0 : 1])) + [.int(act.kernelCode), .float(act.kernelSlope)],
-            global: [output.batch * output.channels * output.plane], local: [tiles.local1D])
+            global: [output.plane, output.channels, output.batch], local: [tiles.local1D, 1, 1])
     }
 
     /// rows[C, N·P] from images[N, C, P].
     func images_to_channel_rows(rows: CLBuffer, images: CLBuffer, batch: Int, channels: Int, plane: Int) throws(OpenCLError) {
         _ = try int(batch * channels * plane, "images_to_channel_rows")
         try enqueue(.images_to_channel_rows, [.buffer(rows), .buffer(images)] + (try ints("images_to_channel_rows", [batch, channels, plane])),
-                    global: [batch * channels * plane], local: [tiles.local1D])
+                    global: [plane, channels, batch], local: [tiles.local1D, 1, 1])
     }
 
     /// images[N, C, P] = act(rows[C, N·P] + bias[C]).
@@ -77,7 +77,7 @@ extension OpenCLBackend {
         try enqueue(.channel_rows_to_images, [.buffer(images), .buffer(rows), .buffer(bias ?? rows)]
                     + (try ints("channel_rows_to_images", [batch, channels, plane]))
                     + [.int(bias == nil ? 0 : 1), .int(act.kernelCode), .float(act.kernelSlope)],
-                    global: [batch * channels * plane], local: [tiles.local1D])
+                    global: [plane, channels, batch], local: [tiles.local1D, 1, 1])
     }
 
     /// y[C] = Σ (or the mean) of x[N, C, H, W] over everything but the channel.
