@@ -75,7 +75,8 @@ struct Score: ParsableCommand {
             let data = try dataOptions.load(for: session, checkpoint: checkpoint, model: model)
             let normalLabels = try normalClasses.map { try parseLabels($0, flag: "--normal-classes", in: data) }
             // A calibrated Gaussian scores with its σ² from training, not the scored batch's.
-            if let text = checkpoint.metadata[CalibratedVariances.metadataKey] {
+            let calibrated = [.calibratedGaussian, .calibratedGaussianPerFeature].contains(session.architecture.decoderLikelihood)
+            if calibrated, let text = checkpoint.metadata[CalibratedVariances.metadataKey] {
                 let d = session.architecture.exampleSize
                 guard let values = CalibratedVariances.parse(text), values.count == 1 || values.count == d else {
                     throw CheckpointError.badMetadata(path: model.file, field: CalibratedVariances.metadataKey, value: String(text.prefix(80)),
