@@ -89,6 +89,7 @@ extension CPUBackend {
 
     func vaeLoss(_ o: VAEObjective, terms: UnsafeMutablePointer<Float>, total: UnsafeMutablePointer<Float>, _ p: LossInputs) {
         let variances = featureVariances(o.likelihood, p)
+        let halfLogs = variances?.map { 0.5 * logf(2 * Float.pi * $0) }  // ½ log 2πσ²_j, once per feature
         parallelFor(p.batch, grain: max(1, expensiveGrain / max(p.dataSize, 1))) { rows in
             for b in rows {
                 var reconstruction: Float = 0
@@ -103,10 +104,10 @@ extension CPUBackend {
                     }
                     reconstruction = lanes.sum()
                 }
-                if let variances {
+                if let variances, let halfLogs {
                     for j in 0..<p.dataSize {
                         let d = p.x[start + j] - p.decoded[start + j]
-                        reconstruction += d * d / (2 * variances[j]) + 0.5 * logf(2 * Float.pi * variances[j])
+                        reconstruction += d * d / (2 * variances[j]) + halfLogs[j]
                     }
                     start = end
                 }
