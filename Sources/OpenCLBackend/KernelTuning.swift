@@ -30,9 +30,7 @@ public struct KernelTuning: Codable, Equatable, Sendable, CustomStringConvertibl
     /// structure's default tiles, then square tiles of 16 to 128, 8 or 16 deep, with 2×2 to 8×8
     /// per work-item, that the device allows.
     public static func candidates(for device: OpenCLDevice, limit: Int = 24) -> [KernelTuning] {
-        var list = [KernelTuning(structure: .cpu)]
-        let g = GEMMTiles.fitting(maxWorkGroup: device.maxWorkGroupSize, localBytes: Int(clamping: device.localMemory))
-        list.append(KernelTuning(structure: .gpu, tm: g.tm, tn: g.tn, tk: g.tk, wm: g.wm, wn: g.wn))
+        var list = [KernelTuning(structure: .cpu), standardGPU(for: device)]
         for tile in [64, 32, 128, 16] {
             for w in [4, 8, 2] {
                 for tk in [16, 8] where tile >= 2 * w {
@@ -42,6 +40,17 @@ public struct KernelTuning: Codable, Equatable, Sendable, CustomStringConvertibl
             }
         }
         return Array(list.prefix(max(1, limit)))
+    }
+
+    /// The GPU structure with the tiles `TileConfiguration(gpuFor:)` gives `device`.
+    static func standardGPU(for device: OpenCLDevice) -> KernelTuning {
+        let g = GEMMTiles.fitting(maxWorkGroup: device.maxWorkGroupSize, localBytes: Int(clamping: device.localMemory))
+        return KernelTuning(structure: .gpu, tm: g.tm, tn: g.tn, tk: g.tk, wm: g.wm, wn: g.wn)
+    }
+
+    /// The configuration `device` gets without tuning (that of `TileConfiguration(for:)`).
+    public static func standard(for device: OpenCLDevice) -> KernelTuning {
+        device.isCPU ? KernelTuning(structure: .cpu) : standardGPU(for: device)
     }
 
     /// The entry of `device` (its name, driver and platform version) in `directory` (default:

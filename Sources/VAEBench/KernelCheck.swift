@@ -13,6 +13,8 @@ public struct KernelCheck {
         public var op: String
         public var shapes: String
         public var difference: Float
+        /// Within `tolerance` (NaN is not).
+        public var passes: Bool { difference <= KernelCheck.tolerance }
     }
 
     /// The bound on `Result.difference` (float32 sums in another order, and the CPU structure's

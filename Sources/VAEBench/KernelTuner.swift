@@ -16,17 +16,12 @@ public enum KernelTuner {
         public var rejected: String?
     }
 
-    /// The configuration `device` gets without tuning.
-    public static func defaultTuning(for device: OpenCLDevice) -> KernelTuning {
-        KernelTuning.candidates(for: device)[device.isCPU ? 0 : 1]
-    }
-
     /// Tries up to `limit` candidates on `device` with `steps` training steps of `model` at
     /// `batch` each; `progress` gets each trial as it finishes. The default configuration is
     /// always among them.
     public static func run(device: OpenCLDevice, model: ModelConfiguration, batch: Int, steps: Int, limit: Int,
                            progress: (Trial) -> Void = { _ in }) throws -> [Trial] {
-        let base = defaultTuning(for: device)
+        let base = KernelTuning.standard(for: device)
         var candidates = KernelTuning.candidates(for: device, limit: limit)
         if !candidates.contains(base) { candidates[candidates.count - 1] = base }
         var trials: [Trial] = []
@@ -34,7 +29,7 @@ public enum KernelTuner {
             var trial = Trial(tuning: tuning, isDefault: tuning == base)
             do {
                 let backend = try OpenCLBackend(device: device, tuning: tuning)
-                if let bad = try KernelCheck(backend).run(productsOnly: true).first(where: { !($0.difference <= KernelCheck.tolerance) }) {
+                if let bad = try KernelCheck(backend).run(productsOnly: true).first(where: { !$0.passes }) {
                     trial.rejected = "\(bad.op) \(bad.shapes) differs from the CPU by \(bad.difference)"
                 } else {
                     trial.step = try measureTrainingStep(on: backend, batch: batch, steps: steps, model: model)

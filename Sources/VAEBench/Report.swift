@@ -68,7 +68,7 @@ public struct BenchReport {
         say(String(format: "an epoch of 60000 examples: %.1f s", 468 * step.median))
         if let cl = backend as? OpenCLBackend, let tuned = cl.tuning {
             // The same step with the configuration the device gets without `vae tune`.
-            let base = KernelTuner.defaultTuning(for: cl.device)
+            let base = KernelTuning.standard(for: cl.device)
             let untuned = try measureTrainingStep(on: try OpenCLBackend(device: cl.device, tuning: base), steps: quick ? 10 : 40)
             say(String(format: "tuned kernels (%@): %.2f ms per step; default (%@): %.2f ms (tuned %.2f× as fast)",
                        tuned.description, step.median * 1e3, base.description, untuned.median * 1e3, untuned.median / step.median))

@@ -34,9 +34,9 @@ struct CheckKernels: ParsableCommand {
                 let check = KernelCheck(backend)
                 let results = try check.run { result in
                     let line = String(format: "%@ %@: relative difference %.2g", result.op, result.shapes, result.difference)
-                    if !(result.difference <= KernelCheck.tolerance) { Console.err("MISMATCH \(line)\n") } else if verbose { say(line) }
+                    if !result.passes { Console.err("MISMATCH \(line)\n") } else if verbose { say(line) }
                 }
-                let bad = results.filter { !($0.difference <= KernelCheck.tolerance) }.count
+                let bad = results.filter { !$0.passes }.count
                 let missing = check.unlaunchedKernels
                 let kernels = OpenCLBackend.kernelNames(for: backend.structure).count
                 if !missing.isEmpty { Console.err("not launched by the check: \(missing.joined(separator: ", "))\n") }
