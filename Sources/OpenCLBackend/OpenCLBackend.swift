@@ -187,8 +187,7 @@ struct TileConfiguration {
     /// The configuration for a device: CPU devices get `cpu`; others `gpu`, its GEMM tiles
     /// shrunk until the work-group and local memory fit the device's limits.
     init(for device: OpenCLDevice) {
-        guard !device.isCPU else { self = .cpu; return }
-        self.init(gpuFor: device)
+        self.init(KernelTuning.standard(for: device), device: device)
     }
 
     /// The GPU configuration, its GEMM tiles shrunk to the device's limits.
