@@ -21,7 +21,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .target(name: "Engine"),
-        .target(name: "CPUBackend", dependencies: ["Engine", "CBLAS"]),
+        .target(name: "CPUVector", exclude: ["vector_kernels.inc"]),
+        .target(name: "CPUBackend", dependencies: ["Engine", "CBLAS", "CPUVector"]),
         .target(
             name: "OpenCLBackend",
             dependencies: ["Engine", "COpenCL", "CZlib"],
@@ -39,7 +40,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "CPUBackend"]),
-        .testTarget(name: "CPUBackendTests", dependencies: ["Engine", "CPUBackend"]),
+        .testTarget(name: "CPUBackendTests", dependencies: ["Engine", "CPUBackend", "CPUVector"]),
         .testTarget(name: "OpenCLBackendTests", dependencies: ["Engine", "CPUBackend", "OpenCLBackend", "VAEBench"]),
         // Imports only the public products, as a library user would.
         .testTarget(name: "LibraryUserTests", dependencies: ["VAE", "Engine", "CPUBackend", "OpenCLBackend"]),

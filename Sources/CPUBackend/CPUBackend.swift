@@ -1,4 +1,5 @@
 import CBLAS
+import CPUVector
 import Dispatch
 import Engine
 
@@ -40,6 +41,10 @@ public final class CPUBackend: Backend {
     /// Whether `matmul` cuts a product into one single-threaded OpenBLAS call per thread (the
     /// default) or leaves the threading to OpenBLAS (the reference `vae bench` compares with).
     let splitsProducts: Bool
+
+    /// The instruction set of the backend's vector loops (Bernoulli loss and gradient, Adam,
+    /// `linear`'s bias and ReLU): "avx512f", "avx2+fma" or "sse2", the widest this CPU runs.
+    public static var vectorInstructionSet: String { String(cString: vector_kernels_chosen().pointee.isa) }
 
     /// - Parameters:
     ///   - threads: cores to use; nil for all of them.

@@ -115,7 +115,14 @@ extension CPUBackend {
 
     /// y[i] = scale · x[i mod n] for a scalar (n = 1) or a row (n = the last extent).
     func broadcast(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, from n: Int, to count: Int, scale: Float) {
-        parallelFor(count) { r in for i in r { y[i] = scale * x[i % n] } }
+        guard n > 0, count % n == 0 else { return parallelFor(count) { r in for i in r { y[i] = scale * x[i % n] } } }
+        // Whole rows: a copy (or one scaled pass) per row, no index arithmetic per element.
+        parallelFor(count / n, grain: max(1, parallelGrain / n)) { rows in
+            for row in rows {
+                let out = y + row * n
+                if scale == 1 { out.update(from: x, count: n) } else { for j in 0..<n { out[j] = scale * x[j] } }
+            }
+        }
     }
 
     func gather(y: UnsafeMutablePointer<Float>, table: UnsafePointer<Float>, indices: UnsafePointer<Int32>,

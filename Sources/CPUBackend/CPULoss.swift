@@ -1,3 +1,4 @@
+import CPUVector
 import Engine
 
 #if canImport(Glibc)
@@ -96,13 +97,9 @@ extension CPUBackend {
                 var start = b * p.dataSize
                 let end = start + p.dataSize
                 if o.likelihood == .bernoulli {
-                    // Eight pixels at a time; the lanes are added in a fixed order.
-                    var lanes = VectorMath.V()
-                    while start + 8 <= end {
-                        lanes += VectorMath.bernoulliLoss(x: VectorMath.load(p.x + start), logits: VectorMath.load(p.decoded + start))
-                        start += 8
-                    }
-                    reconstruction = lanes.sum()
+                    // The widest vectors the CPU has; the lanes are added in a fixed order.
+                    vector_vae_loss_pixels_bernoulli(&reconstruction, p.x + start, p.decoded + start, 1, p.dataSize)
+                    start = end
                 }
                 if let variances, let halfLogs {
                     for j in 0..<p.dataSize {
@@ -135,15 +132,11 @@ extension CPUBackend {
         let variances = featureVariances(o.likelihood, p) ?? []
         let dDecoded = out[0]
         parallelFor(p.batch * p.dataSize, grain: expensiveGrain) { r in
-            var start = r.lowerBound
             if o.likelihood == .bernoulli {
-                while start + 8 <= r.upperBound {
-                    let g = VectorMath.bernoulliGradient(x: VectorMath.load(p.x + start), logits: VectorMath.load(p.decoded + start))
-                    VectorMath.store(scale * g, dDecoded + start)
-                    start += 8
-                }
+                let start = r.lowerBound
+                return vector_vae_loss_gradient_bernoulli(dDecoded + start, p.x + start, p.decoded + start, r.count, scale)
             }
-            for i in start..<r.upperBound {
+            for i in r {
                 let (x, l) = (p.x[i], p.decoded[i])
                 let g: Float = switch o.likelihood {
                 case .bernoulli: 1 / (1 + expf(-l)) - x

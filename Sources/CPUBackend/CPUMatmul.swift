@@ -1,4 +1,5 @@
 import CBLAS
+import CPUVector
 import Engine
 
 extension CPUBackend {
@@ -38,8 +39,20 @@ extension CPUBackend {
     func linear(_ act: Activation, y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                 b: UnsafePointer<Float>, m: Int, n: Int, k: Int) {
         matmul(c: y, a: x, b: w, m: m, n: n, k: k, transposeA: false, transposeB: true)
+        let grain = max(1, parallelGrain / max(n, 1))
+        let slope: Float? = switch act {
+        case .identity: 1
+        case .relu: 0
+        case .leakyReLU(let s): s
+        default: nil
+        }
+        if let slope {  // vectorized for the running CPU
+            return parallelFor(m, grain: grain) { rows in
+                vector_bias_leaky_relu(y + rows.lowerBound * n, b, rows.count, n, slope)
+            }
+        }
         withActivation(act) { f in
-            parallelFor(m, grain: max(1, parallelGrain / max(n, 1))) { rows in
+            parallelFor(m, grain: grain) { rows in
                 for r in rows {
                     let row = y + r * n
                     for j in 0..<n { row[j] = f(row[j] + b[j]) }

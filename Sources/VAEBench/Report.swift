@@ -20,7 +20,7 @@ public struct BenchReport {
         func say(_ s: String) { r.add(s); log(s) }
         let reference = CPUBackend(splitsProducts: false)  // OpenBLAS as it comes, threads and all
         let peak = peakGFLOPS ?? measurePeakGFLOPS()
-        say("device: \(backend.deviceDescription)")
+        say("device: \(backend.deviceDescription)" + (backend is CPUBackend ? " (vector loops: \(CPUBackend.vectorInstructionSet))" : ""))
         say(String(format: "peak: %.0f GFLOP/s (%@)", peak, peakGFLOPS == nil ? "FMA loop, \(peakInstructionSet), all cores" : "given"))
         say("")
         say("GEMM                      GFLOP/s   OpenBLAS   ratio")
