@@ -158,13 +158,20 @@ public final class CPUBackend: Backend {
     func parallelFor(_ count: Int, grain: Int? = nil, _ body: (Range<Int>) -> Void) {
         let g = grain ?? parallelGrain
         let chunks = min(threads, max(1, count / g))
-        guard chunks > 1 else { body(0..<count); return }
+        // Denormals flushed to zero inside the backend's loops (and OpenBLAS calls made from them).
+        guard chunks > 1 else {
+            let previous = vector_flush_denormals()
+            body(0..<count)
+            return vector_restore_denormals(previous)
+        }
         // The chunks are disjoint and the call returns only when all are done, so sharing
         // `body` (and the pointers it captures) across the worker threads is sound.
         withoutActuallyEscaping(body) { escaping in
             nonisolated(unsafe) let work = escaping
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let previous = vector_flush_denormals()
                 work((count * c / chunks)..<(count * (c + 1) / chunks))
+                vector_restore_denormals(previous)
             }
         }
     }

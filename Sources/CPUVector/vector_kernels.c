@@ -30,6 +30,27 @@
 #endif
 
 #include <string.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
+unsigned vector_flush_denormals(void) {
+#if defined(__x86_64__)
+    unsigned previous = _mm_getcsr();
+    _mm_setcsr(previous | 0x8040);  // FTZ (bit 15) and DAZ (bit 6)
+    return previous;
+#else
+    return 0;
+#endif
+}
+
+void vector_restore_denormals(unsigned previous) {
+#if defined(__x86_64__)
+    _mm_setcsr(previous);
+#else
+    (void)previous;
+#endif
+}
 
 #define KERNELS(suffix, name) { name, vae_loss_pixels_bernoulli_##suffix, vae_loss_gradient_bernoulli_##suffix, adam_##suffix, bias_leaky_relu_##suffix }
 static const struct vector_kernels sse2 = KERNELS(sse2, "sse2");

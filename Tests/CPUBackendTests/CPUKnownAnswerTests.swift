@@ -22,6 +22,17 @@ import Glibc
         return try outs.map { try backend.download($0.buffer, count: $0.spec.count) } + ins.map { try backend.download($0.buffer, count: $0.spec.count) }
     }
 
+    /// Inside the backend's loops denormals read and round to zero (as in XLA); the caller's
+    /// thread keeps its own floating-point state.
+    @Test func denormalsAreFlushedInsideTheBackendOnly() throws {
+        let tiny: Float = 1e-39  // a denormal
+        #expect(tiny != 0 && !tiny.isNormal)
+        let out = try run(.add, [([tiny, 1, -tiny], TensorSpec(Shape(3))), ([0, 1, 0], TensorSpec(Shape(3)))])
+        #expect(out[0] == [0, 2, 0])
+        let zero: Float = 0
+        #expect(tiny + zero == tiny)  // this thread still computes with denormals
+    }
+
     @Test func gatherCopiesRowsFromTheCursor() throws {
         let table: [Float] = [0, 1, 10, 11, 20, 21, 30, 31]
         let out = try run(.gather(rows: 2), [(table, TensorSpec(Shape(4, 2))), ([3, 0, 2, 1], TensorSpec(Shape(4), .int32))],
