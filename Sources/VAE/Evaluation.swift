@@ -95,10 +95,7 @@ extension InferenceSession {
         let k = min(chunk, samples)
         let (g, model, x, setUp) = try datasetGraph(data, batch: 1)
         let (mu, lv) = try model.encode(x, in: g)
-        let latent = Shape(k, architecture.latentSize)
-        let mus = try g.apply(.broadcast(latent, scale: 1), [mu])[0]
-        let lvs = try g.apply(.broadcast(latent, scale: 1), [lv])[0]
-        let xs = try g.apply(.broadcast(Shape(k, architecture.exampleSize), scale: 1), [x])[0]
+        let (mus, lvs, xs) = try (g.repeatRows(mu, k), g.repeatRows(lv, k), g.repeatRows(x, k))
         let z = try g.reparameterize(mean: mus, logVariance: lvs, seed: seed ^ 0x1_3A5E)
         let terms = try model.loss(xs, decoded: try model.decode(z, in: g), mean: mus, logVariance: lvs, z: z,
                                    objective: VAEObjective(likelihood: architecture.decoderLikelihood, kl: .monteCarlo), in: g).terms

@@ -55,22 +55,35 @@ public struct VariationalAutoencoder {
 
     /// −ELBO averaged over `samples` draws of z per example: per-example (reconstruction, KL)
     /// [B, 2] and the batch mean of reconstruction + β·KL [1], in nats.
+    ///
+    /// The draws are rows of one batch: x, μ and log σ² are repeated `samples` times ([L·B]
+    /// rows, draw-major), so the decoder runs once, as one set of products per layer, and its
+    /// cost and memory grow linearly in L.
     public func negativeELBO(_ x: Graph.Tensor, in g: Graph, beta: Float = 1, kl: KLEstimator = .closedForm,
                              samples: Int = 1, seed: UInt64) throws -> (terms: Graph.Tensor, loss: Graph.Tensor) {
+        guard samples > 0 else { throw ConfigurationError.invalid("--samples", "\(samples)", "a positive number") }
         let (mu, lv) = try encode(x, in: g)
         let objective = VAEObjective(likelihood: architecture.decoderLikelihood, beta: beta, kl: kl)
-        var terms: Graph.Tensor?, loss: Graph.Tensor?
-        for sample in 0..<samples {
-            let z = try g.reparameterize(mean: mu, logVariance: lv, seed: seed, sample: UInt32(sample))
-            let out = try self.loss(x, decoded: try decode(z, in: g), mean: mu, logVariance: lv, z: z, objective: objective, in: g)
-            terms = try terms.map { try g.add($0, out.terms) } ?? out.terms
-            loss = try loss.map { try g.add($0, out.loss) } ?? out.loss
-        }
-        guard var terms, var loss else { throw ConfigurationError.invalid("--samples", "\(samples)", "a positive number") }
-        if samples > 1 {
-            terms = try g.scale(terms, by: 1 / Float(samples))
-            loss = try g.scale(loss, by: 1 / Float(samples))
-        }
-        return (terms, loss)
+        let (xs, mus, lvs) = try (g.repeatRows(x, samples), g.repeatRows(mu, samples), g.repeatRows(lv, samples))
+        let z = try g.reparameterize(mean: mus, logVariance: lvs, seed: seed)
+        let out = try loss(xs, decoded: try decode(z, in: g), mean: mus, logVariance: lvs, z: z, objective: objective, in: g)
+        guard samples > 1 else { return out }
+        // Per example: the mean over its draws, rows b, B + b, 2B + b, …
+        let batch = g.shape(x).rows
+        let perDraw = try g.reshape(out.terms, Shape(samples, batch * 2))
+        let terms = try g.reshape(try g.apply(.reduce(.mean, .rows), [perDraw])[0], Shape(batch, 2))
+        return (terms, out.loss)
+    }
+}
+
+extension Graph {
+    /// The rows of t [B, …] repeated `times` times, [times·B, …] (copy-major: row c·B + b is row
+    /// b). Its gradient adds the copies' gradients.
+    public func repeatRows(_ t: Tensor, _ times: Int) throws -> Tensor {
+        guard times > 1 else { return t }
+        let s = shape(t)
+        let flat = try reshape(t, Shape(s.count))
+        let copies = try apply(.broadcast(Shape(times, s.count), scale: 1), [flat])[0]
+        return try reshape(copies, Shape([times * s.rows] + Array(s.dimensions.dropFirst())))
     }
 }
