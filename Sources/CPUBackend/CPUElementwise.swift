@@ -1,3 +1,4 @@
+import CPUVector
 import Engine
 
 #if canImport(Glibc)
@@ -61,8 +62,11 @@ extension CPUBackend {
 
     func activationGradient(_ act: Activation, dx: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>, count: Int) {
         switch act {
-        case .identity: parallelFor(count) { r in for i in r { dx[i] = dy[i] } }
-        case .relu: parallelFor(count) { r in for i in r { dx[i] = y[i] > 0 ? dy[i] : 0 } }
+        case .identity, .relu, .leakyReLU:  // vectorized for the running CPU
+            let slope: Float = if case .leakyReLU(let s) = act { s } else { act == .identity ? 1 : 0 }
+            parallelFor(count) { r in
+                vector_activation_gradient_leaky_relu(dx + r.lowerBound, y + r.lowerBound, dy + r.lowerBound, r.count, slope)
+            }
         default: parallelFor(count) { r in for i in r { dx[i] = dy[i] * activationDerivative(act, output: y[i]) } }
         }
     }

@@ -52,7 +52,8 @@ void vector_restore_denormals(unsigned previous) {
 #endif
 }
 
-#define KERNELS(suffix, name) { name, vae_loss_pixels_bernoulli_##suffix, vae_loss_gradient_bernoulli_##suffix, adam_##suffix, bias_leaky_relu_##suffix }
+#define KERNELS(suffix, name) { name, vae_loss_pixels_bernoulli_##suffix, vae_loss_gradient_bernoulli_##suffix, adam_##suffix, bias_leaky_relu_##suffix, \
+                                activation_gradient_leaky_relu_##suffix }
 static const struct vector_kernels sse2 = KERNELS(sse2, "sse2");
 #if defined(__x86_64__)
 static const struct vector_kernels avx2 = KERNELS(avx2, "avx2+fma");
@@ -97,4 +98,8 @@ void vector_adam(float *p, const float *g, float *m, float *v, long count,
 
 void vector_bias_leaky_relu(float *y, const float *bias, long rows, long n, float slope) {
     vector_kernels_chosen()->bias_leaky_relu(y, bias, rows, n, slope);
+}
+
+void vector_activation_gradient_leaky_relu(float *dx, const float *y, const float *dy, long count, float slope) {
+    vector_kernels_chosen()->activation_gradient_leaky_relu(dx, y, dy, count, slope);
 }

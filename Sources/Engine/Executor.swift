@@ -1,3 +1,4 @@
+import Dispatch
 /// A compiled sequence of ops over a fixed set of buffers.
 ///
 /// Made by `Executor.compile`: the nodes needed for the requested outputs and updates, in
@@ -189,6 +190,27 @@ public final class Executor {
         }
     }
 
+    /// Seconds per run spent in each kind of op of `plan` (ops grouped by name), measured by
+    /// running the plan `runs` times with a wait after every op, so each op's time is its own
+    /// (the waits make the whole slower than `run`). Largest first. For `vae bench`.
+    public func profile(_ plan: Plan, context: RunContext = RunContext(), runs: Int = 10) throws -> [OpTime] {
+        var totals: [String: (seconds: Double, count: Int)] = [:]
+        try backend.synchronize()
+        for _ in 0..<max(1, runs) {
+            for step in plan.steps {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try backend.execute(step.op, inputs: step.inputs, outputs: step.outputs, context: context)
+                try backend.synchronize()
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                totals[step.op.name, default: (0, 0)].seconds += seconds
+                totals[step.op.name, default: (0, 0)].count += 1
+            }
+        }
+        let n = Double(max(1, runs))
+        return totals.map { OpTime(name: $0.key, seconds: $0.value.seconds / n, count: $0.value.count / max(1, runs)) }
+            .sorted { $0.seconds > $1.seconds }
+    }
+
     /// The current value of a tensor: a persistent one, or an output of `plan` after a run.
     /// Waits for queued work.
     public func value(of tensor: Graph.Tensor, in plan: Plan? = nil) throws -> [Float] {
@@ -207,5 +229,19 @@ public final class Executor {
                                             expected: spec.byteCount, got: values.count * MemoryLayout<T>.stride)
         }
         try backend.upload(values, to: buffer)
+    }
+}
+
+/// One kind of op's share of a plan run (`Executor.profile`).
+public struct OpTime: Sendable {
+    /// The op's name (`Op.name`), e.g. "matmul" or "vaeLoss".
+    public var name: String
+    /// Seconds per run of the plan, all ops of this name together.
+    public var seconds: Double
+    /// Ops of this name in one run.
+    public var count: Int
+
+    public init(name: String, seconds: Double, count: Int) {
+        (self.name, self.seconds, self.count) = (name, seconds, count)
     }
 }

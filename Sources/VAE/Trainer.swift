@@ -122,6 +122,19 @@ public final class Trainer {
     /// `reportEvery` steps. When `shouldStop` turns true the epoch pauses after the current step
     /// (`stepInEpoch` tells where; a checkpoint then resumes it exactly) and the mean so far is returned.
     @discardableResult
+    /// Per-op seconds of one training step (all its plans), from `runs` steps run op by op with a
+    /// wait after each (`Executor.profile`). The steps train the model like any other steps.
+    public func profileStep(runs: Int = 10) throws -> [OpTime] {
+        var totals: [String: OpTime] = [:]
+        for plan in plans {
+            for t in try executor.profile(plan, context: RunContext(step: step, cursor: 0), runs: runs) {
+                totals[t.name, default: OpTime(name: t.name, seconds: 0, count: 0)].seconds += t.seconds
+                totals[t.name, default: OpTime(name: t.name, seconds: 0, count: 0)].count += t.count
+            }
+        }
+        return totals.values.sorted { $0.seconds > $1.seconds }
+    }
+
     public func trainEpoch(reportEvery: Int = 0, shouldStop: () -> Bool = { false },
                            progress: (Int, Float) -> Void = { _, _ in }) throws -> Float {
         let permutation = Shuffle.permutation(count: examples, seed: training.seed, epoch: epoch)

@@ -115,6 +115,18 @@ public func measureTrainingStep(on backend: any Backend, batch: Int = 128, steps
     return Timing(median: t.median / Double(steps), minimum: t.minimum / Double(steps))
 }
 
+/// Seconds per op kind of one default training step on `backend` (see `Executor.profile`).
+public func profileTrainingStep(on backend: any Backend, batch: Int = 128, runs: Int = 20,
+                                model: ModelConfiguration = ModelConfiguration()) throws -> [OpTime] {
+    let images = Philox.uniforms(count: batch * model.inputSize, bound: 0.5, seed: 3, stream: 0).map { $0 + 0.5 }
+    let data = Dataset(images: images, labels: [Int](repeating: 0, count: batch), exampleSize: model.inputSize, imageShape: (28, 28))
+    var training = TrainingConfiguration()
+    training.batchSize = batch
+    let trainer = try Trainer(model: model, training: training, data: data, backend: backend)
+    _ = try trainer.profileStep(runs: 2)  // warm-up
+    return try trainer.profileStep(runs: runs)
+}
+
 /// FLOPs of one training sample: the forward products, then two backward products per layer
 /// (dx and dW) except dx of the first layer (the data needs no gradient). 784-400-20: ≈ 3.3 MFLOP.
 public func trainingFLOPsPerSample(_ m: ModelConfiguration = ModelConfiguration()) -> Double {

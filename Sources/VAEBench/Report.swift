@@ -66,6 +66,13 @@ public struct BenchReport {
         say(String(format: "training step 784-400-20, batch 128: %.2f ms, %.0f samples/s, %.1f GFLOP/s = %.0f%% of peak (%.2f MFLOP per sample)",
                     step.median * 1e3, samples, samples * flops / 1e9, 100 * samples * flops / 1e9 / peak, flops / 1e6))
         say(String(format: "an epoch of 60000 examples: %.1f s", 468 * step.median))
+        let ops = try profileTrainingStep(on: backend, runs: quick ? 5 : 20)
+        let opsTotal = ops.map(\.seconds).reduce(0, +)
+        say(String(format: "the step op by op (a wait after each op: %.2f ms in all):", opsTotal * 1e3))
+        for t in ops.prefix(12) {
+            let name = t.name.count < 40 ? t.name.padding(toLength: 40, withPad: " ", startingAt: 0) : t.name
+            say("  " + name + String(format: " %3d × %8.1f µs  %5.1f%%", t.count, t.seconds * 1e6, 100 * t.seconds / opsTotal))
+        }
         if let cl = backend as? OpenCLBackend, let tuned = cl.tuning {
             // The same step with the configuration the device gets without `vae tune`.
             let base = KernelTuning.standard(for: cl.device)

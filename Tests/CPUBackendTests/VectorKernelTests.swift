@@ -96,4 +96,20 @@ import Glibc
             }
         }
     }
+
+    @Test(arguments: copies) func leakyReLUGradientIsExact(_ isa: String) throws {
+        let kernels = try #require(vector_kernels_named(isa)).pointee
+        for count in Self.lengths {
+            for slope: Float in [0, 0.2, 1] {
+                var y = values(count, seed: 11, low: -1, high: 1)
+                if count > 1 { y[1] = 0 }  // the kink: not > 0
+                let dy = values(count, seed: 12, low: -3, high: 3)
+                var dx = [Float](repeating: .nan, count: count + 1)
+                dx[count] = 42
+                kernels.activation_gradient_leaky_relu(&dx, y, dy, count, slope)
+                let expected = (0..<count).map { y[$0] > 0 ? dy[$0] : (slope == 0 ? 0 : slope * dy[$0]) }
+                #expect(Array(dx.prefix(count)) == expected && dx[count] == 42, "count \(count) slope \(slope)")
+            }
+        }
+    }
 }

@@ -15,6 +15,7 @@ struct vector_kernels {
     void (*adam)(float *p, const float *g, float *m, float *v, long count,
                  float beta1, float beta2, float lr, float eps, float c1, float c2);
     void (*bias_leaky_relu)(float *y, const float *bias, long rows, long n, float slope);
+    void (*activation_gradient_leaky_relu)(float *dx, const float *y, const float *dy, long count, float slope);
 };
 
 /// The copy the functions below run with: the widest the running CPU supports.
@@ -39,6 +40,10 @@ void vector_adam(float *p, const float *g, float *m, float *v, long count,
 /// The epilogue of `linear`: y[r·n + j] = act(y[r·n + j] + bias[j]) for r < rows, j < n, with
 /// act(t) = t for t > 0 and slope·t otherwise (slope 0: ReLU; slope 1: identity).
 void vector_bias_leaky_relu(float *y, const float *bias, long rows, long n, float slope);
+
+/// The gradient through that activation, from its output y: dx[i] = dy[i] where y[i] > 0,
+/// else slope·dy[i] (0 for slope 0).
+void vector_activation_gradient_leaky_relu(float *dx, const float *y, const float *dy, long count, float slope);
 
 /// Sets the calling thread to flush denormal results to zero and read denormal inputs as zero
 /// (MXCSR FTZ and DAZ, as XLA does), returning the previous state for
