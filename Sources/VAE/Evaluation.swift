@@ -87,7 +87,10 @@ extension InferenceSession {
     /// over the chunk, the fused loss (Monte-Carlo KL) gives −log w_k per sample, and a
     /// log-sum-exp on the device reduces them; chunks are combined on the host in float64.
     /// `progress` gets the examples done so far (fractional within an example) after each chunk.
-    public func importanceWeightedNegativeLogLikelihood(_ data: Dataset, samples: Int, chunk: Int = 1000, seed: UInt64 = 0,
+    /// Draws per run of the importance-weighted estimate: rows of one batch.
+    public static let importanceChunk = 1000
+
+    public func importanceWeightedNegativeLogLikelihood(_ data: Dataset, samples: Int, chunk: Int = importanceChunk, seed: UInt64 = 0,
                                                         progress: (Double) -> Void = { _ in }) throws -> [Double] {
         guard samples > 0, samples <= Self.maxImportanceSamples else {
             throw ConfigurationError.invalid("--importance-samples", "\(samples)", "a number of samples from 1 to \(Self.maxImportanceSamples)")

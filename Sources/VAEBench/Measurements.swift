@@ -127,6 +127,31 @@ public func profileTrainingStep(on backend: any Backend, batch: Int = 128, runs:
     return try trainer.profileStep(runs: runs)
 }
 
+/// Seconds per example of the importance-weighted −log p(x) with `samples` draws (default VAE,
+/// freshly initialized), beside the time its decoder products alone take on `reference`
+/// (OpenBLAS): the draws are rows of one batch of `InferenceSession`'s chunk size, so the
+/// products are [chunk, latent]·[hidden, latent]ᵀ and [chunk, hidden]·[D, hidden]ᵀ per chunk.
+public func measureImportanceWeighted(on backend: any Backend, reference: any Backend, examples: Int = 2,
+                                      samples: Int = 5000) throws -> (perExample: Timing, gemmBound: Double) {
+    let model = ModelConfiguration()
+    let images = Philox.uniforms(count: examples * model.inputSize, bound: 0.5, seed: 5, stream: 0).map { $0 + 0.5 }
+    let data = Dataset(images: images, labels: [Int](repeating: 0, count: examples), exampleSize: model.inputSize, imageShape: (28, 28))
+    var training = TrainingConfiguration()
+    training.batchSize = examples
+    let parameters = try Trainer(model: model, training: training, data: data, backend: reference).parameterValues()
+    let session = try InferenceSession(architecture: model, parameters: parameters, backend: backend)
+    let t = try Timing.measure(repetitions: 3, warmup: 1) {
+        _ = try session.importanceWeightedNegativeLogLikelihood(data, samples: samples)
+    }
+    let chunk = min(InferenceSession.importanceChunk, samples), hidden = model.hiddenSizes.last ?? model.latentSize
+    let products = try [(model.latentSize, hidden), (hidden, model.inputSize)].map { k, n in
+        try OpBench(.matmul(transposeA: false, transposeB: true), inputs: [TensorSpec(Shape(chunk, k)), TensorSpec(Shape(n, k))],
+                    on: reference).time(count: 5).median
+    }
+    let chunks = Double((samples + chunk - 1) / chunk)
+    return (Timing(median: t.median / Double(examples), minimum: t.minimum / Double(examples)), chunks * products.reduce(0, +))
+}
+
 /// FLOPs of one training sample: the forward products, then two backward products per layer
 /// (dx and dW) except dx of the first layer (the data needs no gradient). 784-400-20: ≈ 3.3 MFLOP.
 public func trainingFLOPsPerSample(_ m: ModelConfiguration = ModelConfiguration()) -> Double {

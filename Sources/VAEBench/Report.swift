@@ -73,6 +73,9 @@ public struct BenchReport {
             let name = t.name.count < 40 ? t.name.padding(toLength: 40, withPad: " ", startingAt: 0) : t.name
             say("  " + name + String(format: " %3d × %8.1f µs  %5.1f%%", t.count, t.seconds * 1e6, 100 * t.seconds / opsTotal))
         }
+        let iwae = try measureImportanceWeighted(on: backend, reference: reference)
+        say(String(format: "importance-weighted −log p(x), K = 5000: %.1f ms per example (10,000 examples: %.0f s); its decoder products on OpenBLAS alone: %.1f ms (%.2f× that)",
+                   iwae.perExample.median * 1e3, iwae.perExample.median * 1e4, iwae.gemmBound * 1e3, iwae.perExample.median / iwae.gemmBound))
         if let cl = backend as? OpenCLBackend, let tuned = cl.tuning {
             // The same step with the configuration the device gets without `vae tune`.
             let base = KernelTuning.standard(for: cl.device)
