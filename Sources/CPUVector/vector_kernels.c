@@ -44,6 +44,12 @@ unsigned vector_flush_denormals(void) {
 #endif
 }
 
+void vector_pause(void) {
+#if defined(__x86_64__)
+    _mm_pause();
+#endif
+}
+
 void vector_restore_denormals(unsigned previous) {
 #if defined(__x86_64__)
     _mm_setcsr(previous);

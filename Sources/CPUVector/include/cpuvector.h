@@ -51,6 +51,9 @@ void vector_activation_gradient_leaky_relu(float *dx, const float *y, const floa
 /// microcode assist of about 100 cycles per element. No effect off x86-64.
 unsigned vector_flush_denormals(void);
 
+/// A spin-wait hint to the CPU (x86 `pause`), for threads that poll for work.
+void vector_pause(void);
+
 /// Puts back the state `vector_flush_denormals` returned.
 void vector_restore_denormals(unsigned previous);
 
