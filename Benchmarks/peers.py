@@ -66,6 +66,9 @@ def jax_epochs(model, epochs, seed):
     def conv(c_in, c_out, k=4):  # OIHW
         return {"w": uniform((c_out, c_in, k, k), c_in * k * k), "b": uniform((c_out,), c_in * k * k)}
 
+    def conv_transpose(c_in, c_out, k=4):  # PyTorch's ConvTranspose2d layout [in, out, kh, kw] and fan-in
+        return {"w": uniform((c_in, c_out, k, k), c_out * k * k), "b": uniform((c_out,), c_out * k * k)}
+
     if model == "mlp":
         params = {"e": dense(784, 400), "mu": dense(400, 20), "lv": dense(400, 20), "d": dense(20, 400), "o": dense(400, 784)}
 
@@ -77,7 +80,7 @@ def jax_epochs(model, epochs, seed):
             return jax.nn.relu(z @ p["d"]["w"] + p["d"]["b"]) @ p["o"]["w"] + p["o"]["b"]
     else:
         params = {"c1": conv(1, 32), "c2": conv(32, 64), "e": dense(64 * 49, 256), "mu": dense(256, 20), "lv": dense(256, 20),
-                  "d1": dense(20, 256), "d2": dense(256, 64 * 49), "t1": conv(64, 32), "t2": conv(32, 1)}
+                  "d1": dense(20, 256), "d2": dense(256, 64 * 49), "t1": conv_transpose(64, 32), "t2": conv_transpose(32, 1)}
         dims = ("NCHW", "OIHW", "NCHW")
 
         def conv2d(p, x):

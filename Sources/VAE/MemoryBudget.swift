@@ -6,8 +6,9 @@ import Engine
 /// Double, so products of huge flags cannot overflow. The executor checks every real
 /// allocation again (`BackendError.insufficientMemory`).
 public enum MemoryBudget {
-    /// Most z samples per example in training: each adds a copy of the decoder to the step's graph.
-    public static let maxSamples = 1000
+    /// Most z samples per example in training. The draws are rows of one batch (L·B rows through
+    /// the decoder), so memory, not the graph, limits L; the activations' estimate below checks it.
+    public static let maxSamples = 1_000_000
     /// Most hidden layers: each adds two layers to the graph.
     public static let maxHiddenLayers = 100
 
@@ -39,7 +40,7 @@ public enum MemoryBudget {
                                      limits: [MemoryLimits]) throws(ConfigurationError) {
         try checkShape(m)
         guard t.samples <= maxSamples else {
-            throw .invalid("--samples", "\(t.samples)", "at most \(maxSamples) z samples per example (each adds a copy of the decoder to the training graph)")
+            throw .invalid("--samples", "\(t.samples)", "at most \(maxSamples) z samples per example")
         }
         let p = parameters(m)
         // Parameters, gradients and Adam's two moments.

@@ -18,7 +18,7 @@ import Testing
         try expectCleanFailure(train + ["--hidden", "9223372036854775807,9223372036854775807"], in: dir, ["--hidden"] + memory)
         try expectCleanFailure(train + ["--hidden", Array(repeating: "4", count: 101).joined(separator: ",")], in: dir, ["at most 100 hidden layers"])
         try expectCleanFailure(train.map { $0 == "2" ? "4000000000000" : $0 } + ["--hidden", "8"], in: dir, ["--latent"] + memory)
-        try expectCleanFailure(train + ["--hidden", "8", "--samples", "100000000"], in: dir, ["--samples 100000000", "at most 1000"])
+        try expectCleanFailure(train + ["--hidden", "8", "--samples", "100000000"], in: dir, ["--samples 100000000", "at most 1000000"])
         try expectCleanFailure(train.map { $0 == "16" ? "64" : $0 } + ["--hidden", "100000", "--samples", "900"], in: dir,
                                ["--batch-size 64 and --samples 900", "activations"] + memory)
         try expectCleanFailure(train + ["--hidden", "8", "--batch-size", "9223372036854775807"], in: dir, ["at most the 64 training examples"])
