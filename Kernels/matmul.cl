@@ -165,8 +165,29 @@ __kernel void matmul_generic(__global float* C, __global const float* A, __globa
 #define GEMM_WM 4
 #define GEMM_WN 4
 #endif
+#ifndef GEMM_VW
+#define GEMM_VW 1          // floats per global load of a tile: 1, 2 or 4
+#endif
+#if GEMM_VW == 4
+#define GEMM_VLOAD vload4
+#define GEMM_VEC float4
+#elif GEMM_VW == 2
+#define GEMM_VLOAD vload2
+#define GEMM_VEC float2
+#endif
 #define GEMM_LX (GEMM_TN / GEMM_WN)
 #define GEMM_LY (GEMM_TM / GEMM_WM)
+
+#if GEMM_VW > 1
+// The lanes of a vector load into a private array.
+inline void vstore_gemm(GEMM_VEC x, float* v) {
+#if GEMM_VW == 4
+    v[0] = x.s0; v[1] = x.s1; v[2] = x.s2; v[3] = x.s3;
+#else
+    v[0] = x.s0; v[1] = x.s1;
+#endif
+}
+#endif
 
 __kernel __attribute__((reqd_work_group_size(GEMM_LX, GEMM_LY, 1)))
 void gemm_tiled(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
@@ -181,6 +202,7 @@ void gemm_tiled(__global float* C, __global const float* A, __global const float
 #pragma unroll
         for (int j = 0; j < GEMM_WN; ++j) acc[i][j] = 0.0f;
     for (int k0 = 0; k0 < K; k0 += GEMM_TK) {
+#if GEMM_VW == 1
         for (int e = id; e < GEMM_TM * GEMM_TK; e += GEMM_LX * GEMM_LY) {
             int m = trans_a ? e % GEMM_TM : e / GEMM_TK, k = trans_a ? e / GEMM_TM : e % GEMM_TK;
             int gm = m0 + m, gk = k0 + k;
@@ -191,6 +213,56 @@ void gemm_tiled(__global float* C, __global const float* A, __global const float
             int gn = n0 + n, gk = k0 + k;
             Bs[k][n] = gn < N && gk < K ? (trans_b ? B[(size_t)gn * K + gk] : B[(size_t)gk * N + gn]) : 0.0f;
         }
+#else
+        // GEMM_VW consecutive floats along each operand's contiguous axis per load (vloadN needs
+        // only float alignment); a group that crosses the matrix edge is loaded one by one.
+        for (int e = id; e < GEMM_TM * GEMM_TK / GEMM_VW; e += GEMM_LX * GEMM_LY) {
+            if (trans_a) {  // A is [K, M]: GEMM_VW rows of op(A) at one k
+                int m = (e % (GEMM_TM / GEMM_VW)) * GEMM_VW, k = e / (GEMM_TM / GEMM_VW), gm = m0 + m, gk = k0 + k;
+                __global const float* p = A + (size_t)gk * M + gm;
+                float v[GEMM_VW];
+                if (gk < K && gm + GEMM_VW <= M) {
+                    vstore_gemm(GEMM_VLOAD(0, p), v);
+                } else {
+                    for (int t = 0; t < GEMM_VW; ++t) v[t] = gk < K && gm + t < M ? p[t] : 0.0f;
+                }
+                for (int t = 0; t < GEMM_VW; ++t) As[k][m + t] = v[t];
+            } else {  // A is [M, K]: GEMM_VW values of k in one row
+                int k = (e % (GEMM_TK / GEMM_VW)) * GEMM_VW, m = e / (GEMM_TK / GEMM_VW), gm = m0 + m, gk = k0 + k;
+                __global const float* p = A + (size_t)gm * K + gk;
+                float v[GEMM_VW];
+                if (gm < M && gk + GEMM_VW <= K) {
+                    vstore_gemm(GEMM_VLOAD(0, p), v);
+                } else {
+                    for (int t = 0; t < GEMM_VW; ++t) v[t] = gm < M && gk + t < K ? p[t] : 0.0f;
+                }
+                for (int t = 0; t < GEMM_VW; ++t) As[k + t][m] = v[t];
+            }
+        }
+        for (int e = id; e < GEMM_TN * GEMM_TK / GEMM_VW; e += GEMM_LX * GEMM_LY) {
+            if (trans_b) {  // B is [N, K]: GEMM_VW values of k in one row
+                int k = (e % (GEMM_TK / GEMM_VW)) * GEMM_VW, n = e / (GEMM_TK / GEMM_VW), gn = n0 + n, gk = k0 + k;
+                __global const float* p = B + (size_t)gn * K + gk;
+                float v[GEMM_VW];
+                if (gn < N && gk + GEMM_VW <= K) {
+                    vstore_gemm(GEMM_VLOAD(0, p), v);
+                } else {
+                    for (int t = 0; t < GEMM_VW; ++t) v[t] = gn < N && gk + t < K ? p[t] : 0.0f;
+                }
+                for (int t = 0; t < GEMM_VW; ++t) Bs[k + t][n] = v[t];
+            } else {  // B is [K, N]: GEMM_VW columns at one k
+                int n = (e % (GEMM_TN / GEMM_VW)) * GEMM_VW, k = e / (GEMM_TN / GEMM_VW), gn = n0 + n, gk = k0 + k;
+                __global const float* p = B + (size_t)gk * N + gn;
+                float v[GEMM_VW];
+                if (gk < K && gn + GEMM_VW <= N) {
+                    vstore_gemm(GEMM_VLOAD(0, p), v);
+                } else {
+                    for (int t = 0; t < GEMM_VW; ++t) v[t] = gk < K && gn + t < N ? p[t] : 0.0f;
+                }
+                for (int t = 0; t < GEMM_VW; ++t) Bs[k][n + t] = v[t];
+            }
+        }
+#endif
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int k = 0; k < GEMM_TK; ++k) {
             float a[GEMM_WM], b[GEMM_WN];

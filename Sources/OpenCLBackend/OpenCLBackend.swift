@@ -51,6 +51,9 @@ public final class OpenCLBackend: Backend {
     /// The structure this backend's kernels were built with.
     public var structure: KernelStructure { tiles.gemmTiles == nil ? .cpu : .gpu }
 
+    /// Floats per global load of `gemm_tiled`'s tiles (the GPU structure), nil for the CPU structure.
+    public var gemmLoadWidth: Int? { tiles.gemmTiles?.vw }
+
     /// The `__kernel`s of Kernels/ that a backend of `structure` launches, by name.
     public static func kernelNames(for structure: KernelStructure) -> [String] {
         Kernel.allCases.filter { $0.structures.contains(structure) }.map(\.rawValue)
@@ -174,7 +177,7 @@ struct TileConfiguration {
     /// of C, 16 deep, 4×4 per work-item; the hardware's exp and log. Tested for correctness on
     /// PoCL (and its barriers); its speed on a GPU is not measured yet.
     static let gpu = TileConfiguration(nnRows: 4, local2D: [8, 8], local1D: 128, polynomialMath: false,
-                                       gemmTiles: GEMMTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4))
+                                       gemmTiles: GEMMTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4, vw: 4))
 
     init(nnRows: Int, local2D: [Int], local1D: Int, polynomialMath: Bool, gemmTiles: GEMMTiles?) {
         self.nnRows = nnRows
@@ -194,7 +197,7 @@ struct TileConfiguration {
     init(gpuFor device: OpenCLDevice) {
         let g = TileConfiguration.gpu
         self.init(nnRows: g.nnRows, local2D: g.local2D, local1D: min(g.local1D, device.maxWorkGroupSize), polynomialMath: false,
-                  gemmTiles: GEMMTiles.fitting(maxWorkGroup: device.maxWorkGroupSize, localBytes: Int(clamping: device.localMemory)))
+                  gemmTiles: GEMMTiles.fitting(device))
     }
 
     var buildOptions: String {
@@ -207,17 +210,26 @@ struct TileConfiguration {
 /// wm × wn of it; the work-group is (tn / wn) × (tm / wm).
 struct GEMMTiles: Equatable {
     let tm, tn, tk, wm, wn: Int
+    /// Floats per global load of the tiles (vloadN along each operand's contiguous axis): 1, 2 or 4.
+    var vw = 1
 
     var workGroup: [Int] { [tn / wn, tm / wm] }
     /// Local memory of the two padded slices.
     var localBytes: Int { 4 * tk * (tm + 1 + tn + 1) }
-    var buildOptions: String { "-DGEMM_TM=\(tm) -DGEMM_TN=\(tn) -DGEMM_TK=\(tk) -DGEMM_WM=\(wm) -DGEMM_WN=\(wn)" }
+    var buildOptions: String { "-DGEMM_TM=\(tm) -DGEMM_TN=\(tn) -DGEMM_TK=\(tk) -DGEMM_WM=\(wm) -DGEMM_WN=\(wn) -DGEMM_VW=\(vw)" }
 
     /// The largest of 64×64, 32×32 and 16×16 tiles (16 deep, 4×4 per work-item; 8 deep for the
-    /// smallest) whose work-group and local memory the device allows.
-    static func fitting(maxWorkGroup: Int, localBytes: Int) -> GEMMTiles {
-        let candidates = [GEMMTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4), GEMMTiles(tm: 32, tn: 32, tk: 16, wm: 4, wn: 4),
-                          GEMMTiles(tm: 16, tn: 16, tk: 8, wm: 4, wn: 4)]
+    /// smallest) whose work-group and local memory the device allows, loading `vectorWidth`
+    /// floats at a time (rounded down to 1, 2 or 4).
+    static func fitting(maxWorkGroup: Int, localBytes: Int, vectorWidth: Int = 1) -> GEMMTiles {
+        let vw = vectorWidth >= 4 ? 4 : vectorWidth >= 2 ? 2 : 1
+        let candidates = [GEMMTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4, vw: vw), GEMMTiles(tm: 32, tn: 32, tk: 16, wm: 4, wn: 4, vw: vw),
+                          GEMMTiles(tm: 16, tn: 16, tk: 8, wm: 4, wn: 4, vw: vw)]
         return candidates.first { $0.workGroup[0] * $0.workGroup[1] <= maxWorkGroup && $0.localBytes <= localBytes } ?? candidates[2]
+    }
+
+    /// `fitting` for a device's limits and preferred float vector width.
+    static func fitting(_ device: OpenCLDevice) -> GEMMTiles {
+        fitting(maxWorkGroup: device.maxWorkGroupSize, localBytes: Int(clamping: device.localMemory), vectorWidth: device.preferredVectorWidth)
     }
 }

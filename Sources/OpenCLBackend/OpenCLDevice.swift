@@ -20,6 +20,8 @@ public struct OpenCLDevice: Sendable, CustomStringConvertible {
     public let localMemory: UInt64
     public let maxAllocation: UInt64
     public let maxWorkGroupSize: Int
+    /// CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT: the float vector width the device prefers.
+    public let preferredVectorWidth: Int
     nonisolated(unsafe) let id: cl_device_id
     nonisolated(unsafe) let platform: cl_platform_id
 
@@ -31,7 +33,8 @@ public struct OpenCLDevice: Sendable, CustomStringConvertible {
         """
         \(name) [\(typeName)] on \(platformName) (\(platformVersion))
             compute units \(computeUnits), global memory \(globalMemory >> 20) MiB, local memory \(localMemory >> 10) KiB, \
-        max allocation \(maxAllocation >> 20) MiB, max work-group \(maxWorkGroupSize), \(openCLCVersion), driver \(driverVersion)
+        max allocation \(maxAllocation >> 20) MiB, max work-group \(maxWorkGroupSize), preferred float vector \(preferredVectorWidth), \
+        \(openCLCVersion), driver \(driverVersion)
         """
     }
 
@@ -89,6 +92,7 @@ public struct OpenCLDevice: Sendable, CustomStringConvertible {
         localMemory = try Self.value(id, cl_device_info(CL_DEVICE_LOCAL_MEM_SIZE))
         maxAllocation = try Self.value(id, cl_device_info(CL_DEVICE_MAX_MEM_ALLOC_SIZE))
         maxWorkGroupSize = Int(try Self.value(id, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE)) as Int)
+        preferredVectorWidth = Int(try Self.value(id, cl_device_info(CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT)) as cl_uint)
     }
 
     /// A string property through OpenCL's two-call pattern: ask the size, then the bytes.

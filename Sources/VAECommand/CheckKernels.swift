@@ -29,8 +29,15 @@ struct CheckKernels: ParsableCommand {
             }
             let openCLDevice = try OpenCLDevice.select(device)
             var failures = 0
+            var backends: [OpenCLBackend] = []
             for choice in structures {
                 let backend = try OpenCLBackend(device: openCLDevice, structure: choice)
+                backends.append(backend)
+                if backend.structure == .gpu {  // gemm_tiled's loads in both forms: scalar and float4
+                    backends.append(try OpenCLBackend(device: openCLDevice, tuning: .standardGPUWithOtherLoads(for: openCLDevice)))
+                }
+            }
+            for backend in backends {
                 let check = KernelCheck(backend)
                 let results = try check.run { result in
                     let line = String(format: "%@ %@: relative difference %.2g", result.op, result.shapes, result.difference)
@@ -41,7 +48,8 @@ struct CheckKernels: ParsableCommand {
                 let kernels = OpenCLBackend.kernelNames(for: backend.structure).count
                 if !missing.isEmpty { Console.err("not launched by the check: \(missing.joined(separator: ", "))\n") }
                 failures += bad + missing.count
-                say("\(openCLDevice.summary), \(backend.structure.rawValue) kernels: \(results.count - bad) of \(results.count) ops within "
+                let loads = backend.gemmLoadWidth.map { " (gemm_tiled loads of \($0))" } ?? ""
+                say("\(openCLDevice.summary), \(backend.structure.rawValue) kernels\(loads): \(results.count - bad) of \(results.count) ops within "
                     + "\(KernelCheck.tolerance) of the CPU backend; \(kernels - missing.count) of its \(kernels) kernels launched")
             }
             if failures > 0 { throw ExitCode(1) }

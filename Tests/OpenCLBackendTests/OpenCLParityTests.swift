@@ -184,14 +184,24 @@ import Testing
         #expect(GEMMTiles.fitting(maxWorkGroup: 1024, localBytes: 6 << 10) == GEMMTiles(tm: 32, tn: 32, tk: 16, wm: 4, wn: 4))
         #expect(GEMMTiles.fitting(maxWorkGroup: 32, localBytes: 2 << 10) == GEMMTiles(tm: 16, tn: 16, tk: 8, wm: 4, wn: 4))
         #expect(GEMMTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4).localBytes == 8320)
+        // The loads take the device's preferred float vector width, as 1, 2 or 4.
+        #expect(GEMMTiles.fitting(maxWorkGroup: 1024, localBytes: 32 << 10, vectorWidth: 8).vw == 4)
+        #expect(GEMMTiles.fitting(maxWorkGroup: 1024, localBytes: 32 << 10, vectorWidth: 2).vw == 2)
+        #expect(GEMMTiles.fitting(maxWorkGroup: 1024, localBytes: 32 << 10, vectorWidth: 1).vw == 1)
+        #expect(GEMMTiles.fitting(maxWorkGroup: 1024, localBytes: 32 << 10, vectorWidth: 3).vw == 2)
+        #expect(GEMMTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4, vw: 4).buildOptions.contains("-DGEMM_VW=4"))
     }
 
-    @Test(arguments: [GEMMTiles(tm: 32, tn: 32, tk: 16, wm: 4, wn: 4), GEMMTiles(tm: 16, tn: 16, tk: 8, wm: 4, wn: 4)])
+    /// Every tile size and load width against the CPU, on shapes whose rows and columns are not
+    /// multiples of the tile or of the vector (the loads that cross an edge go one by one).
+    @Test(arguments: [GEMMTiles(tm: 32, tn: 32, tk: 16, wm: 4, wn: 4), GEMMTiles(tm: 16, tn: 16, tk: 8, wm: 4, wn: 4),
+                      GEMMTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4, vw: 4), GEMMTiles(tm: 16, tn: 16, tk: 8, wm: 4, wn: 4, vw: 4),
+                      GEMMTiles(tm: 32, tn: 32, tk: 16, wm: 4, wn: 4, vw: 2)])
     func smallerTilesMatchCPU(_ t: GEMMTiles) throws {
         let g = TileConfiguration.gpu
         for parity in try Parity.everyDevice(tiles: TileConfiguration(nnRows: g.nnRows, local2D: g.local2D, local1D: g.local1D,
                                                                        polynomialMath: false, gemmTiles: t)) {
-        for (m, n, k) in [(1, 1, 1), (17, 33, 9), (33, 17, 40), (128, 20, 400)] {
+        for (m, n, k) in [(1, 1, 1), (17, 33, 9), (33, 17, 40), (128, 20, 400), (7, 129, 33), (130, 67, 18)] {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
                 let a = TensorSpec(ta ? Shape(k, m) : Shape(m, k)), b = TensorSpec(tb ? Shape(n, k) : Shape(k, n))
                 try parity.check(.matmul(transposeA: ta, transposeB: tb), [(a, Parity.values(a.count, stream: 1)), (b, Parity.values(b.count, stream: 2))])
