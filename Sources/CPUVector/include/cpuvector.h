@@ -1,9 +1,10 @@
 // The CPU backend's hot elementwise loops, compiled once per instruction set (AVX-512, AVX2
 // with FMA, baseline SSE2) and chosen at run time by what the running CPU supports: Swift
 // builds for baseline x86-64, so its own loops never use the wider vectors. Each function is
-// the host twin of the OpenCL kernel with the same name without the `vector_` prefix
-// (Kernels/loss.cl, Kernels/optim.cl, Kernels/matmul.cl) and of the scalar formula in
-// Sources/CPUBackend. Callers split the work across cores; these run on one range each.
+// named after the OpenCL kernel it twins, less the `vector_` prefix (vae_loss_pixels_bernoulli,
+// here summed per row; vae_loss_gradient_bernoulli; adam), or after the op it serves
+// (bias_leaky_relu: `linear`'s epilogue; activation_gradient_leaky_relu). Callers split the
+// work across cores; these run on one range each.
 #ifndef CPUVECTOR_H
 #define CPUVECTOR_H
 
