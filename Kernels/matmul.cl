@@ -179,13 +179,19 @@ __kernel void matmul_generic(__global float* C, __global const float* A, __globa
 #define GEMM_LY (GEMM_TM / GEMM_WM)
 
 #if GEMM_VW > 1
-// The lanes of a vector load into a private array.
-inline void vstore_gemm(GEMM_VEC x, float* v) {
+// GEMM_VW consecutive floats from p into v: one vector load (vloadN needs only float alignment)
+// when the line is inside the matrix (`line_ok`) and `left` ≥ GEMM_VW floats remain along it,
+// else one by one, 0 past the edge.
+inline void gemm_load(__global const float* p, int line_ok, int left, float* v) {
+    if (line_ok && left >= GEMM_VW) {
+        GEMM_VEC x = GEMM_VLOAD(0, p);
+        v[0] = x.s0; v[1] = x.s1;
 #if GEMM_VW == 4
-    v[0] = x.s0; v[1] = x.s1; v[2] = x.s2; v[3] = x.s3;
-#else
-    v[0] = x.s0; v[1] = x.s1;
+        v[2] = x.s2; v[3] = x.s3;
 #endif
+    } else {
+        for (int t = 0; t < GEMM_VW; ++t) v[t] = line_ok && t < left ? p[t] : 0.0f;
+    }
 }
 #endif
 
@@ -214,51 +220,28 @@ void gemm_tiled(__global float* C, __global const float* A, __global const float
             Bs[k][n] = gn < N && gk < K ? (trans_b ? B[(size_t)gn * K + gk] : B[(size_t)gk * N + gn]) : 0.0f;
         }
 #else
-        // GEMM_VW consecutive floats along each operand's contiguous axis per load (vloadN needs
-        // only float alignment); a group that crosses the matrix edge is loaded one by one.
+        // GEMM_VW consecutive floats along each operand's contiguous axis per load (gemm_load).
         for (int e = id; e < GEMM_TM * GEMM_TK / GEMM_VW; e += GEMM_LX * GEMM_LY) {
+            float v[GEMM_VW];
             if (trans_a) {  // A is [K, M]: GEMM_VW rows of op(A) at one k
                 int m = (e % (GEMM_TM / GEMM_VW)) * GEMM_VW, k = e / (GEMM_TM / GEMM_VW), gm = m0 + m, gk = k0 + k;
-                __global const float* p = A + (size_t)gk * M + gm;
-                float v[GEMM_VW];
-                if (gk < K && gm + GEMM_VW <= M) {
-                    vstore_gemm(GEMM_VLOAD(0, p), v);
-                } else {
-                    for (int t = 0; t < GEMM_VW; ++t) v[t] = gk < K && gm + t < M ? p[t] : 0.0f;
-                }
+                gemm_load(A + (size_t)gk * M + gm, gk < K, M - gm, v);
                 for (int t = 0; t < GEMM_VW; ++t) As[k][m + t] = v[t];
             } else {  // A is [M, K]: GEMM_VW values of k in one row
                 int k = (e % (GEMM_TK / GEMM_VW)) * GEMM_VW, m = e / (GEMM_TK / GEMM_VW), gm = m0 + m, gk = k0 + k;
-                __global const float* p = A + (size_t)gm * K + gk;
-                float v[GEMM_VW];
-                if (gm < M && gk + GEMM_VW <= K) {
-                    vstore_gemm(GEMM_VLOAD(0, p), v);
-                } else {
-                    for (int t = 0; t < GEMM_VW; ++t) v[t] = gm < M && gk + t < K ? p[t] : 0.0f;
-                }
+                gemm_load(A + (size_t)gm * K + gk, gm < M, K - gk, v);
                 for (int t = 0; t < GEMM_VW; ++t) As[k + t][m] = v[t];
             }
         }
         for (int e = id; e < GEMM_TN * GEMM_TK / GEMM_VW; e += GEMM_LX * GEMM_LY) {
+            float v[GEMM_VW];
             if (trans_b) {  // B is [N, K]: GEMM_VW values of k in one row
                 int k = (e % (GEMM_TK / GEMM_VW)) * GEMM_VW, n = e / (GEMM_TK / GEMM_VW), gn = n0 + n, gk = k0 + k;
-                __global const float* p = B + (size_t)gn * K + gk;
-                float v[GEMM_VW];
-                if (gn < N && gk + GEMM_VW <= K) {
-                    vstore_gemm(GEMM_VLOAD(0, p), v);
-                } else {
-                    for (int t = 0; t < GEMM_VW; ++t) v[t] = gn < N && gk + t < K ? p[t] : 0.0f;
-                }
+                gemm_load(B + (size_t)gn * K + gk, gn < N, K - gk, v);
                 for (int t = 0; t < GEMM_VW; ++t) Bs[k + t][n] = v[t];
             } else {  // B is [K, N]: GEMM_VW columns at one k
                 int n = (e % (GEMM_TN / GEMM_VW)) * GEMM_VW, k = e / (GEMM_TN / GEMM_VW), gn = n0 + n, gk = k0 + k;
-                __global const float* p = B + (size_t)gk * N + gn;
-                float v[GEMM_VW];
-                if (gk < K && gn + GEMM_VW <= N) {
-                    vstore_gemm(GEMM_VLOAD(0, p), v);
-                } else {
-                    for (int t = 0; t < GEMM_VW; ++t) v[t] = gk < K && gn + t < N ? p[t] : 0.0f;
-                }
+                gemm_load(B + (size_t)gk * N + gn, gk < K, N - gn, v);
                 for (int t = 0; t < GEMM_VW; ++t) Bs[k][n + t] = v[t];
             }
         }
