@@ -170,11 +170,11 @@ public final class CPUBackend: Backend {
         let ranged = { (c: Int) in body((count * c / chunks)..<(count * (c + 1) / chunks)) }
         if WorkerPool.shared(threads: threads).run(chunks: chunks, ranged) { return }
         // The pool is busy with another backend's loop (another thread): Dispatch's workers.
-        withoutActuallyEscaping(body) { escaping in
+        withoutActuallyEscaping(ranged) { escaping in
             nonisolated(unsafe) let work = escaping
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 let previous = vector_flush_denormals()
-                work((count * c / chunks)..<(count * (c + 1) / chunks))
+                work(c)
                 vector_restore_denormals(previous)
             }
         }

@@ -45,6 +45,17 @@ func withActivation<R>(_ act: Activation, _ body: ((Float) -> Float) -> R) -> R 
     }
 }
 
+/// The activations that are max(t, slope·t)-shaped, as the slope the vector loops take
+/// (identity 1, ReLU 0, leaky ReLU its own); nil for the others.
+func leakySlope(_ act: Activation) -> Float? {
+    switch act {
+    case .identity: 1
+    case .relu: 0
+    case .leakyReLU(let slope): slope
+    default: nil
+    }
+}
+
 /// values[i] = act(values[i] + bias) for i < count, as one plain loop per activation (no
 /// closure call per element, so relu and identity vectorize): the epilogue of the convolutions.
 func addBiasAndActivate(_ act: Activation, _ values: UnsafeMutablePointer<Float>, count: Int, bias b: Float) {
@@ -63,7 +74,7 @@ extension CPUBackend {
     func activationGradient(_ act: Activation, dx: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>, count: Int) {
         switch act {
         case .identity, .relu, .leakyReLU:  // vectorized for the running CPU
-            let slope: Float = if case .leakyReLU(let s) = act { s } else { act == .identity ? 1 : 0 }
+            let slope = leakySlope(act) ?? 1
             parallelFor(count) { r in
                 vector_activation_gradient_leaky_relu(dx + r.lowerBound, y + r.lowerBound, dy + r.lowerBound, r.count, slope)
             }

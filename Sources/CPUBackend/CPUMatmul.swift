@@ -40,13 +40,7 @@ extension CPUBackend {
                 b: UnsafePointer<Float>, m: Int, n: Int, k: Int) {
         matmul(c: y, a: x, b: w, m: m, n: n, k: k, transposeA: false, transposeB: true)
         let grain = max(1, parallelGrain / max(n, 1))
-        let slope: Float? = switch act {
-        case .identity: 1
-        case .relu: 0
-        case .leakyReLU(let s): s
-        default: nil
-        }
-        if let slope {  // vectorized for the running CPU
+        if let slope = leakySlope(act) {  // vectorized for the running CPU
             return parallelFor(m, grain: grain) { rows in
                 vector_bias_leaky_relu(y + rows.lowerBound * n, b, rows.count, n, slope)
             }

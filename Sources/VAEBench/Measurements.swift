@@ -103,14 +103,22 @@ public func measurePeakGFLOPS(threads: Int = ProcessInfo.processInfo.activeProce
 /// The vector instructions the peak measurement used.
 public var peakInstructionSet: String { String(cString: cpupeak_isa()) }
 
-/// Samples per second of whole default-VAE training steps (forward, backward, Adam) on `backend`.
-public func measureTrainingStep(on backend: any Backend, batch: Int = 128, steps: Int = 40, model: ModelConfiguration = ModelConfiguration()) throws -> Timing {
-    let count = batch * steps
+/// `count` 28×28 examples of reproducible values in [0.5, 1).
+func syntheticImages(_ count: Int, model: ModelConfiguration) -> Dataset {
     let images = Philox.uniforms(count: count * model.inputSize, bound: 0.5, seed: 3, stream: 0).map { $0 + 0.5 }
-    let data = Dataset(images: images, labels: [Int](repeating: 0, count: count), exampleSize: model.inputSize, imageShape: (28, 28))
+    return Dataset(images: images, labels: [Int](repeating: 0, count: count), exampleSize: model.inputSize, imageShape: (28, 28))
+}
+
+/// A freshly initialized trainer of `model` on `examples` synthetic examples in batches of `batch`.
+func syntheticTrainer(on backend: any Backend, examples: Int, batch: Int, model: ModelConfiguration) throws -> Trainer {
     var training = TrainingConfiguration()
     training.batchSize = batch
-    let trainer = try Trainer(model: model, training: training, data: data, backend: backend)
+    return try Trainer(model: model, training: training, data: syntheticImages(examples, model: model), backend: backend)
+}
+
+/// Samples per second of whole default-VAE training steps (forward, backward, Adam) on `backend`.
+public func measureTrainingStep(on backend: any Backend, batch: Int = 128, steps: Int = 40, model: ModelConfiguration = ModelConfiguration()) throws -> Timing {
+    let trainer = try syntheticTrainer(on: backend, examples: batch * steps, batch: batch, model: model)
     let t = try Timing.measure(repetitions: 3, warmup: 1) { try trainer.trainEpoch() }
     return Timing(median: t.median / Double(steps), minimum: t.minimum / Double(steps))
 }
@@ -118,11 +126,7 @@ public func measureTrainingStep(on backend: any Backend, batch: Int = 128, steps
 /// Seconds per op kind of one default training step on `backend` (see `Executor.profile`).
 public func profileTrainingStep(on backend: any Backend, batch: Int = 128, runs: Int = 20,
                                 model: ModelConfiguration = ModelConfiguration()) throws -> [OpTime] {
-    let images = Philox.uniforms(count: batch * model.inputSize, bound: 0.5, seed: 3, stream: 0).map { $0 + 0.5 }
-    let data = Dataset(images: images, labels: [Int](repeating: 0, count: batch), exampleSize: model.inputSize, imageShape: (28, 28))
-    var training = TrainingConfiguration()
-    training.batchSize = batch
-    let trainer = try Trainer(model: model, training: training, data: data, backend: backend)
+    let trainer = try syntheticTrainer(on: backend, examples: batch, batch: batch, model: model)
     _ = try trainer.profileStep(runs: 2)  // warm-up
     return try trainer.profileStep(runs: runs)
 }
@@ -134,11 +138,8 @@ public func profileTrainingStep(on backend: any Backend, batch: Int = 128, runs:
 public func measureImportanceWeighted(on backend: any Backend, reference: any Backend, examples: Int = 2,
                                       samples: Int = 5000) throws -> (perExample: Timing, gemmBound: Double) {
     let model = ModelConfiguration()
-    let images = Philox.uniforms(count: examples * model.inputSize, bound: 0.5, seed: 5, stream: 0).map { $0 + 0.5 }
-    let data = Dataset(images: images, labels: [Int](repeating: 0, count: examples), exampleSize: model.inputSize, imageShape: (28, 28))
-    var training = TrainingConfiguration()
-    training.batchSize = examples
-    let parameters = try Trainer(model: model, training: training, data: data, backend: reference).parameterValues()
+    let data = syntheticImages(examples, model: model)
+    let parameters = try syntheticTrainer(on: reference, examples: examples, batch: examples, model: model).parameterValues()
     let session = try InferenceSession(architecture: model, parameters: parameters, backend: backend)
     let t = try Timing.measure(repetitions: 3, warmup: 1) {
         _ = try session.importanceWeightedNegativeLogLikelihood(data, samples: samples)
