@@ -48,10 +48,25 @@ inline float vlog(float x) {
 // log(1 + x) for x ∈ [0, 1]: through log(1 + x), exact enough for the loss sums (the absolute
 // error stays below 1e-7), with the series for tiny x where 1 + x would round to 1.
 inline float vlog1p(float x) { return x < 1e-4f ? x * (1.0f - 0.5f * x) : vlog(1.0f + x); }
+
+// sin and cos of a (|a| up to a few π) together: reduced to r ∈ [−π/4, π/4] by the nearest
+// multiple q of π/2 (in three parts, Cephes' DP1–DP3), Cephes' sinf/cosf polynomials on r, then
+// swapped and negated by q mod 4. About 1e-7 absolute error.
+inline float2 vsincos(float a) {
+    float q = floor(a * 0.636619772367581343f + 0.5f);
+    float r = ((a - q * 1.5703125f) - q * 4.837512969970703125e-4f) - q * 7.54978995489188216e-8f;
+    float z = r * r;
+    float s = mad(mad(mad(-1.9515295891e-4f, z, 8.3321608736e-3f), z, -1.6666654611e-1f), z * r, r);
+    float c = mad(mad(mad(2.443315711809948e-5f, z, -1.388731625493765e-3f), z, 4.166664568298827e-2f), z * z, 1.0f - 0.5f * z);
+    int k = (int)q;
+    float sine = (k & 1) ? c : s, cosine = (k & 1) ? s : c;
+    return (float2)((k & 2) ? -sine : sine, ((k + 1) & 2) ? -cosine : cosine);
+}
 #else
 #define vexp exp
 #define vlog log
 #define vlog1p log1p
+inline float2 vsincos(float a) { return (float2)(sin(a), cos(a)); }
 #endif
 
 inline float activate(int act, float slope, float x) {

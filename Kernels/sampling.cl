@@ -17,9 +17,10 @@ inline float uniform_open(uint bits) { return ((float)(bits >> 8) + 0.5f) * (1.0
 
 inline float4 normals4(uint block, uint sample, uint step_lo, uint step_hi, uint seed_lo, uint seed_hi) {
     uint4 r = philox4x32_10((uint4)(block, sample, step_lo, step_hi), (uint2)(seed_lo, seed_hi));
-    float r0 = sqrt(-2.0f * log(uniform_open(r.x))), a0 = 6.2831853071795864769f * uniform_open(r.y);
-    float r1 = sqrt(-2.0f * log(uniform_open(r.z))), a1 = 6.2831853071795864769f * uniform_open(r.w);
-    return (float4)(r0 * cos(a0), r0 * sin(a0), r1 * cos(a1), r1 * sin(a1));
+    float r0 = sqrt(-2.0f * vlog(uniform_open(r.x))), a0 = 6.2831853071795864769f * uniform_open(r.y);
+    float r1 = sqrt(-2.0f * vlog(uniform_open(r.z))), a1 = 6.2831853071795864769f * uniform_open(r.w);
+    float2 sc0 = vsincos(a0), sc1 = vsincos(a1);  // (sin, cos)
+    return (float4)(r0 * sc0.y, r0 * sc0.x, r1 * sc1.y, r1 * sc1.x);
 }
 
 // Raw Philox output, for bit-exact tests against the host implementation.
