@@ -130,9 +130,11 @@ public final class CPUBackend: Backend {
         case .randomNormal(let shape, let seed):
             randomNormal(y[0].floats, count: shape.count, seed: seed, step: context.step)
         case .reparameterize(let seed, let sample):
-            reparameterize(z: y[0].floats, mean: x[0].floats, logVariance: x[1].floats, count: s[0].count, seed: seed, sample: sample, step: context.step)
+            reparameterize(z: y[0].floats, mean: x[0].floats, logVariance: x[1].floats, count: s[0].count, width: s[0].columns,
+                           seed: seed, sample: sample, context: context)
         case .reparameterizeGradient(let seed, let sample):
-            reparameterizeGradient(dLogVariance: y[0].floats, logVariance: x[0].floats, dz: x[1].floats, count: s[0].count, seed: seed, sample: sample, step: context.step)
+            reparameterizeGradient(dLogVariance: y[0].floats, logVariance: x[0].floats, dz: x[1].floats, count: s[0].count,
+                                   width: s[0].columns, seed: seed, sample: sample, context: context)
         case .vaeLoss(let objective):
             vaeLoss(objective, terms: y[0].floats, total: y[1].floats, lossInputs(x, s, objective))
         case .vaeLossGradient(let objective):

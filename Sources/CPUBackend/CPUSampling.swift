@@ -31,17 +31,35 @@ extension CPUBackend {
         forEachBlock(count, { block, n in lanes(n, block, count) { i, e in y[i] = e } }, seed: seed, step: step, sample: 0)
     }
 
+    /// Runs `f(i, ε_i)` for each of `count` elements of rows `width` wide. With a shard, element
+    /// (ρ, j) draws the noise of element (globalRow(ρ), j) of the whole batch: lane g mod 4 of
+    /// block g/4, g = globalRow(ρ)·width + j (the twin of FOR_EACH_NORMAL's sharded branch).
+    private func forEachNormal(_ count: Int, width: Int, shard: BatchShard?, seed: UInt64, step: UInt64, sample: UInt32,
+                               _ f: (Int, Float) -> Void) {
+        guard let shard, width > 0 else {
+            forEachBlock(count, { block, n in lanes(n, block, count, f) }, seed: seed, step: step, sample: sample)
+            return
+        }
+        parallelFor(count, grain: expensiveGrain / 4) { range in
+            for i in range {
+                let g = shard.globalRow(i / width) * width + i % width
+                let n = Philox.normals(seed: seed, step: step, sample: sample, block: UInt32(truncatingIfNeeded: g / 4))
+                f(i, [n.0, n.1, n.2, n.3][g % 4])
+            }
+        }
+    }
+
     func reparameterize(z: UnsafeMutablePointer<Float>, mean: UnsafePointer<Float>, logVariance: UnsafePointer<Float>,
-                        count: Int, seed: UInt64, sample: UInt32, step: UInt64) {
-        forEachBlock(count, { block, n in
-            lanes(n, block, count) { i, e in z[i] = mean[i] + expf(0.5 * logVariance[i]) * e }
-        }, seed: seed, step: step, sample: sample)
+                        count: Int, width: Int, seed: UInt64, sample: UInt32, context: RunContext) {
+        forEachNormal(count, width: width, shard: context.shard, seed: seed, step: context.step, sample: sample) { i, e in
+            z[i] = mean[i] + expf(0.5 * logVariance[i]) * e
+        }
     }
 
     func reparameterizeGradient(dLogVariance: UnsafeMutablePointer<Float>, logVariance: UnsafePointer<Float>, dz: UnsafePointer<Float>,
-                                count: Int, seed: UInt64, sample: UInt32, step: UInt64) {
-        forEachBlock(count, { block, n in
-            lanes(n, block, count) { i, e in dLogVariance[i] = dz[i] * e * 0.5 * expf(0.5 * logVariance[i]) }
-        }, seed: seed, step: step, sample: sample)
+                                count: Int, width: Int, seed: UInt64, sample: UInt32, context: RunContext) {
+        forEachNormal(count, width: width, shard: context.shard, seed: seed, step: context.step, sample: sample) { i, e in
+            dLogVariance[i] = dz[i] * e * 0.5 * expf(0.5 * logVariance[i])
+        }
     }
 }

@@ -219,11 +219,35 @@ public struct RunContext: Hashable, Sendable {
     public var step: UInt64
     /// Where `gather` starts reading its index list.
     public var cursor: Int
+    /// This process's part of a batch split across processes (data parallelism), so that
+    /// `reparameterize` draws the noise of each row's place in the whole batch; nil: the batch
+    /// is all here.
+    public var shard: BatchShard?
 
-    public init(step: UInt64 = 0, cursor: Int = 0) {
+    public init(step: UInt64 = 0, cursor: Int = 0, shard: BatchShard? = nil) {
         self.step = step
         self.cursor = cursor
+        self.shard = shard
     }
+}
+
+/// Where one process's rows sit in a batch split across processes: its `rows` rows are rows
+/// `first ..< first + rows` of a batch of `globalRows`. A tensor of R = L·rows rows (L draws
+/// of each row, see `Graph.repeatRows`) maps its row ρ to row (ρ / rows)·globalRows + first +
+/// ρ mod rows of the whole batch's L·globalRows rows.
+public struct BatchShard: Hashable, Sendable {
+    public var first: Int
+    public var rows: Int
+    public var globalRows: Int
+
+    public init(first: Int, rows: Int, globalRows: Int) {
+        self.first = first
+        self.rows = rows
+        self.globalRows = globalRows
+    }
+
+    /// The whole batch's row of local row `row`.
+    public func globalRow(_ row: Int) -> Int { (row / rows) * globalRows + first + row % rows }
 }
 
 #if canImport(Glibc)

@@ -47,10 +47,11 @@ extension OpenCLBackend {
         case .randomNormal(let shape, let seed):
             try random_normal(y: y[0], n: shape.count, seed: seed, step: context.step, sample: 0)
         case .reparameterize(let seed, let sample):
-            try reparameterize(z: y[0], mean: x[0], logVariance: x[1], n: s[0].count, seed: seed, step: context.step, sample: sample)
+            try reparameterize(z: y[0], mean: x[0], logVariance: x[1], n: s[0].count, width: s[0].columns, seed: seed, sample: sample,
+                               context: context)
         case .reparameterizeGradient(let seed, let sample):
-            try reparameterize_gradient(dLogVariance: y[0], logVariance: x[0], dz: x[1], n: s[0].count, seed: seed, step: context.step,
-                                        sample: sample)
+            try reparameterize_gradient(dLogVariance: y[0], logVariance: x[0], dz: x[1], n: s[0].count, width: s[0].columns, seed: seed,
+                                        sample: sample, context: context)
         case .vaeLoss(let o):
             try vaeLoss(o, terms: y[0], total: y[1], x: x[0], decoded: x[1], mean: x[2], logVariance: x[3], z: o.zIndex.map { x[$0] },
                         variances: o.varianceIndex.map { x[$0] }, batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)

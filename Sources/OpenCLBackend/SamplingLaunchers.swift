@@ -22,19 +22,31 @@ extension OpenCLBackend {
                     global: [(n + 3) / 4], local: [tiles.local1D])
     }
 
-    /// z = μ + exp(½ log σ²)·ε over n elements, ε from the stream (seed, step, sample).
-    func reparameterize(z: CLBuffer, mean: CLBuffer, logVariance: CLBuffer, n: Int, seed: UInt64, step: UInt64,
-                        sample: UInt32) throws(OpenCLError) {
+    /// z = μ + exp(½ log σ²)·ε over n elements in rows `width` wide, ε from the stream (seed,
+    /// step, sample) at each row's place in the whole batch (`context.shard`).
+    func reparameterize(z: CLBuffer, mean: CLBuffer, logVariance: CLBuffer, n: Int, width: Int, seed: UInt64, sample: UInt32,
+                        context: RunContext) throws(OpenCLError) {
         try enqueue(.reparameterize, [.buffer(z), .buffer(mean), .buffer(logVariance), try int(n, "reparameterize"), .uint(sample)]
-                    + Self.counter(seed: seed, step: step), global: [(n + 3) / 4], local: [tiles.local1D])
+                    + Self.counter(seed: seed, step: context.step) + (try shardArguments(context.shard, width: width)),
+                    global: [Self.workItems(n, context.shard)], local: [tiles.local1D])
     }
 
     /// d log σ² = dz ⊙ ε ⊙ ½ exp(½ log σ²), with ε regenerated from the same stream.
-    func reparameterize_gradient(dLogVariance: CLBuffer, logVariance: CLBuffer, dz: CLBuffer, n: Int, seed: UInt64, step: UInt64,
-                                 sample: UInt32) throws(OpenCLError) {
+    func reparameterize_gradient(dLogVariance: CLBuffer, logVariance: CLBuffer, dz: CLBuffer, n: Int, width: Int, seed: UInt64,
+                                 sample: UInt32, context: RunContext) throws(OpenCLError) {
         try enqueue(.reparameterize_gradient, [.buffer(dLogVariance), .buffer(logVariance), .buffer(dz), try int(n, "reparameterize"),
-                                               .uint(sample)] + Self.counter(seed: seed, step: step),
-                    global: [(n + 3) / 4], local: [tiles.local1D])
+                                               .uint(sample)] + Self.counter(seed: seed, step: context.step) + (try shardArguments(context.shard, width: width)),
+                    global: [Self.workItems(n, context.shard)], local: [tiles.local1D])
+    }
+
+    /// One work-item per block of four draws, or per element when the batch is sharded.
+    private static func workItems(_ n: Int, _ shard: BatchShard?) -> Int { shard == nil ? (n + 3) / 4 : n }
+
+    /// SHARD_PARAMETERS: width, shard_first, shard_rows, shard_global_rows (rows 0: unsharded).
+    private func shardArguments(_ shard: BatchShard?, width: Int) throws(OpenCLError) -> [KernelArgument] {
+        let s = shard ?? BatchShard(first: 0, rows: 0, globalRows: 0)
+        return [try int(width, "reparameterize"), try int(s.first, "reparameterize"), try int(s.rows, "reparameterize"),
+                try int(s.globalRows, "reparameterize")]
     }
 
     /// The counter words (step_lo, step_hi) and key words (seed_lo, seed_hi) the kernels take.

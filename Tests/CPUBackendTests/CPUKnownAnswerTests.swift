@@ -184,4 +184,23 @@ import Glibc
             #expect(abs(z[i] - (mu[i] + sigma * eps[i])) < 1e-5)
         }
     }
+
+    /// A process holding rows 2..<4 of a batch of 5 (two draws per row: 4 local rows) draws
+    /// exactly the noise those rows get when the whole batch is in one process.
+    @Test func shardedReparameterizeDrawsTheWholeBatchsNoise() throws {
+        let d = 3, global = 5, local = 2, first = 2
+        let whole = TensorSpec(Shape(2 * global, d)), part = TensorSpec(Shape(2 * local, d))
+        let zeros = [Float](repeating: 0, count: whole.count)
+        let full = try run(.reparameterize(seed: 8, sample: 1), [(zeros, whole), (zeros, whole)], context: RunContext(step: 9))[0]
+        let shard = BatchShard(first: first, rows: local, globalRows: global)
+        let zerosPart = [Float](repeating: 0, count: part.count)
+        let mine = try run(.reparameterize(seed: 8, sample: 1), [(zerosPart, part), (zerosPart, part)], context: RunContext(step: 9, shard: shard))[0]
+        for row in 0..<2 * local {
+            let g = (row / local) * global + first + row % local
+            #expect(Array(mine[row * d..<(row + 1) * d]) == Array(full[g * d..<(g + 1) * d]), "row \(row) is row \(g) of the whole batch")
+        }
+        let grad = try run(.reparameterizeGradient(seed: 8, sample: 1), [(zerosPart, part), ([Float](repeating: 2, count: part.count), part)],
+                           context: RunContext(step: 9, shard: shard))[0]
+        #expect(grad.enumerated().allSatisfy { $0.element == mine[$0.offset] }, "with σ = 1 and dz = 2, d log σ² = ε")
+    }
 }

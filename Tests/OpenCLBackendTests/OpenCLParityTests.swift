@@ -74,12 +74,16 @@ import Testing
                 for d in [1, 7, 20, 33] {
                     let spec = TensorSpec(Shape(n, d))
                     let mu = Parity.values(spec.count, stream: 1), lv = Parity.values(spec.count, stream: 2, bound: 3)
+                    // Unsharded, then as rows 3 ..< 3 + n/2 of a batch of 2n+1 (two draws per row when n is even).
+                    let shards: [BatchShard?] = [nil, BatchShard(first: 3, rows: max(1, n / 2), globalRows: 2 * n + 1)]
                     for step in [UInt64(0), 12, 1 << 33] {
-                        let context = RunContext(step: step)
-                        try parity.check(.randomNormal(spec.shape, seed: 77), [], context: context)
+                      for shard in shards {
+                        let context = RunContext(step: step, shard: shard)
+                        if shard == nil { try parity.check(.randomNormal(spec.shape, seed: 77), [], context: context) }
                         try parity.check(.reparameterize(seed: 5, sample: 3), [(spec, mu), (spec, lv)], context: context)
                         try parity.check(.reparameterizeGradient(seed: 5, sample: 3), [(spec, lv), (spec, Parity.values(spec.count, stream: 3))],
                                          context: context)
+                      }
                     }
                 }
             }
