@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "OpenCLBackend", targets: ["OpenCLBackend"]),
         .library(name: "VAE", targets: ["VAE"]),
         .library(name: "VAEBench", targets: ["VAEBench"]),
+        .library(name: "DataParallel", targets: ["DataParallel"]),
         .executable(name: "vae", targets: ["VAECommand"]),
     ],
     dependencies: [
@@ -30,12 +31,15 @@ let package = Package(
             resources: [.embedInCode("Kernels")]
         ),
         .target(name: "VAE", dependencies: ["Engine", "CZlib", "CPNG"]),
+        // MPI is loaded at run time (dlopen), so nothing here needs MPI to build.
+        .target(name: "CMPILoader", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "DataParallel", dependencies: ["VAE", "CMPILoader"]),
         .target(name: "CPUPeak"),
         .target(name: "VAEBench", dependencies: ["Engine", "CPUBackend", "OpenCLBackend", "VAE", "CPUPeak"]),
         .executableTarget(
             name: "VAECommand",
             dependencies: [
-                "VAE", "VAEBench", "CPUBackend", "OpenCLBackend",
+                "VAE", "VAEBench", "CPUBackend", "OpenCLBackend", "DataParallel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -44,7 +48,7 @@ let package = Package(
         .testTarget(name: "OpenCLBackendTests", dependencies: ["Engine", "CPUBackend", "OpenCLBackend", "VAEBench"]),
         // Imports only the public products, as a library user would.
         .testTarget(name: "LibraryUserTests", dependencies: ["VAE", "Engine", "CPUBackend", "OpenCLBackend"]),
-        .testTarget(name: "VAETests", dependencies: ["VAE", "VAEBench", "Engine", "CPUBackend", "OpenCLBackend", "CZlib", "CPNG"]),
+        .testTarget(name: "VAETests", dependencies: ["VAE", "VAEBench", "DataParallel", "Engine", "CPUBackend", "OpenCLBackend", "CZlib", "CPNG"]),
     ],
     swiftLanguageModes: [.v6]
 )

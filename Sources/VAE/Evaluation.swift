@@ -37,17 +37,21 @@ extension InferenceSession {
     /// Runs `plan` once per batch and hands each batch's first `valid` rows of `output` to `body`.
     /// The run's step is the batch's first row in the data set, so the noise of the sampled z
     /// (keyed by seed, step and element) differs from batch to batch and stays reproducible.
-    func forEachBatch(_ data: Dataset, batch: Int, executor: Executor, plan: Plan, output: Graph.Tensor,
+    func forEachBatch(_ data: Dataset, batch: Int, examples: Range<Int>? = nil, executor: Executor, plan: Plan, output: Graph.Tensor,
                       _ body: (_ start: Int, _ valid: Int, _ values: [Float]) -> Void) throws {
-        for start in stride(from: 0, to: data.count, by: batch) {
+        let range = examples ?? 0..<data.count
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: batch) {
             try executor.run(plan, context: RunContext(step: UInt64(start), cursor: start))
-            body(start, min(batch, data.count - start), try executor.value(of: output, in: plan))
+            body(start, min(batch, range.upperBound - start), try executor.value(of: output, in: plan))
         }
     }
 
     /// Per-example −ELBO (one z each, drawn with `seed`), or with z = μ when `meanLatent` is set
-    /// (then "KL" is still the closed-form KL of q(z|x)).
-    public func exampleScores(_ data: Dataset, batchSize: Int = 500, seed: UInt64 = 0, meanLatent: Bool = false) throws -> ExampleScores {
+    /// (then "KL" is still the closed-form KL of q(z|x)). With `examples` (starting at a multiple
+    /// of the batch, `min(batchSize, data.count)`), only those examples, with the same noise
+    /// they get in a pass over all of `data`.
+    public func exampleScores(_ data: Dataset, batchSize: Int = 500, seed: UInt64 = 0, meanLatent: Bool = false,
+                              examples: Range<Int>? = nil) throws -> ExampleScores {
         let batch = min(batchSize, data.count)
         let (g, model, x, setUp) = try datasetGraph(data, batch: batch)
         let terms: Graph.Tensor
@@ -62,7 +66,7 @@ extension InferenceSession {
         try setUp(executor)
         let plan = try executor.compile(outputs: [terms])
         var scores = ExampleScores(negativeELBO: [], reconstruction: [], kl: [])
-        try forEachBatch(data, batch: batch, executor: executor, plan: plan, output: terms) { _, valid, values in
+        try forEachBatch(data, batch: batch, examples: examples, executor: executor, plan: plan, output: terms) { _, valid, values in
             for r in 0..<valid {
                 scores.reconstruction.append(Double(values[2 * r]))
                 scores.kl.append(Double(values[2 * r + 1]))
@@ -72,12 +76,16 @@ extension InferenceSession {
         return scores
     }
 
-    /// −ELBO averaged over `data`, in nats per example.
-    public func negativeELBO(_ data: Dataset, batchSize: Int = 500, seed: UInt64 = 0, meanLatent: Bool = false) throws -> ELBOReport {
-        let s = try exampleScores(data, batchSize: batchSize, seed: seed, meanLatent: meanLatent)
-        let n = Double(s.negativeELBO.count)
-        return ELBOReport(negativeELBO: s.negativeELBO.reduce(0, +) / n, reconstruction: s.reconstruction.reduce(0, +) / n,
-                          kl: s.kl.reduce(0, +) / n)
+    /// −ELBO averaged over `data`, in nats per example. With a `group`, each process scores
+    /// its share of whole batches and the sums are combined: the same numbers as one process
+    /// (up to the order of the float64 sums).
+    public func negativeELBO(_ data: Dataset, batchSize: Int = 500, seed: UInt64 = 0, meanLatent: Bool = false,
+                             group: (any ProcessGroup)? = nil) throws -> ELBOReport {
+        let share = group?.share(of: data.count, unit: min(batchSize, data.count))
+        let s = try exampleScores(data, batchSize: batchSize, seed: seed, meanLatent: meanLatent, examples: share)
+        var sums = [s.negativeELBO.reduce(0, +), s.reconstruction.reduce(0, +), s.kl.reduce(0, +), Double(s.negativeELBO.count)]
+        try group?.sum(&sums, what: "the −ELBO sums")
+        return ELBOReport(negativeELBO: sums[0] / sums[3], reconstruction: sums[1] / sums[3], kl: sums[2] / sums[3])
     }
 
     /// The importance-weighted estimate of −log p(x) per example with `samples` draws of z from
@@ -90,8 +98,9 @@ extension InferenceSession {
     /// Draws per run of the importance-weighted estimate: rows of one batch.
     public static let importanceChunk = 1000
 
+    /// With `examples`, only those (indexed in `data`; the draws are those of a pass over all).
     public func importanceWeightedNegativeLogLikelihood(_ data: Dataset, samples: Int, chunk: Int = importanceChunk, seed: UInt64 = 0,
-                                                        progress: (Double) -> Void = { _ in }) throws -> [Double] {
+                                                        examples: Range<Int>? = nil, progress: (Double) -> Void = { _ in }) throws -> [Double] {
         guard samples > 0, samples <= Self.maxImportanceSamples else {
             throw ConfigurationError.invalid("--importance-samples", "\(samples)", "a number of samples from 1 to \(Self.maxImportanceSamples)")
         }
@@ -110,17 +119,19 @@ extension InferenceSession {
         let plan = try executor.compile(outputs: [total])
         let chunks = (samples + k - 1) / k
         var result: [Double] = []
-        for i in 0..<data.count {
+        let range = examples ?? 0..<data.count
+        for i in range {
+            let done = Double(i - range.lowerBound)
             var parts: [Double] = []
             for c in 0..<chunks {
                 // The step keys the noise: every (example, chunk) draws fresh samples.
                 try executor.run(plan, context: RunContext(step: UInt64(i) * UInt64(chunks) + UInt64(c), cursor: i))
                 parts.append(Double(try executor.value(of: total, in: plan)[0]))
-                if c + 1 < chunks { progress(Double(i) + Double(c + 1) / Double(chunks)) }
+                if c + 1 < chunks { progress(done + Double(c + 1) / Double(chunks)) }
             }
             // The last chunk may hold more samples than asked; it is still an unbiased average.
             result.append(-(logSumExp(parts) - log(Double(chunks) * Double(k))))
-            progress(Double(i + 1))
+            progress(done + 1)
         }
         return result
     }

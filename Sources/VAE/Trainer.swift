@@ -31,17 +31,24 @@ public final class Trainer {
     /// Per-example (reconstruction, KL) of the step, to name the term that went bad.
     let terms: Graph.Tensor
     let lossSum: Graph.Tensor
-    /// The plans of one step: [joint] or [E-step, M-step].
-    let plans: [Plan]
+    /// The parts of one step: [joint] or [E-step, M-step].
+    let parts: [StepPart]
+    /// The compute plan of each part (for a single process, with its optimizer step).
+    var plans: [Plan] { parts.map(\.plan) }
+    /// The data-parallel processes this trainer is one of (nil: one process).
+    public let group: (any ProcessGroup)?
     /// Completed epochs and steps, and the steps done of the epoch in flight (non-zero only
     /// after `trainEpoch` was asked to stop early, or after restoring such a checkpoint).
     public private(set) var epoch = 0
     public private(set) var step: UInt64 = 0
     public private(set) var stepInEpoch = 0
 
+    /// Examples per step in this process (`--batch-size`).
     public var batchSize: Int { training.batchSize }
-    /// Full batches per epoch (the remainder of a shuffle is left for a later epoch).
-    public var stepsPerEpoch: Int { examples / training.batchSize }
+    /// Examples per step in all processes together: `batchSize` × ranks.
+    public var globalBatchSize: Int { training.batchSize * (group?.size ?? 1) }
+    /// Full global batches per epoch (the remainder of a shuffle is left for a later epoch).
+    public var stepsPerEpoch: Int { examples / globalBatchSize }
     /// The host copy and shard size when the training set is streamed (nil: all on the device).
     let shards: DataShards?
     /// Examples per device shard when the training set is streamed, else nil.
@@ -52,19 +59,30 @@ public final class Trainer {
     /// The training set goes to the device whole when it fits `dataBudget` bytes (default: the
     /// backend's largest buffer and half its memory); otherwise it stays on the host and is
     /// streamed in shards of whole batches (see `DataShards`), with the same results.
+    ///
+    /// With a `group` of N processes, each step takes a global batch of N × `batchSize`
+    /// examples; this process computes the gradients of its `batchSize` of them, the group sums
+    /// them (scaled by 1/N: the mean over the global batch), and every process takes the same
+    /// optimizer step. The sampled z of each example is that of its place in the global batch,
+    /// so N processes follow one process with an N-times larger batch, up to float rounding.
     public init(model architecture: any VAEArchitecture, training: TrainingConfiguration, data: Dataset, backend: any Backend,
-                optimizer: (any Optimizer)? = nil, dataBudget: Int? = nil) throws {
+                optimizer: (any Optimizer)? = nil, dataBudget: Int? = nil, group: (any ProcessGroup)? = nil) throws {
         guard data.count > 0 else { throw DataError.empty(path: "the training set") }
         guard data.exampleSize == architecture.exampleSize else {
             throw DataError.inputSizeMismatch(dataSize: data.exampleSize, modelSize: architecture.exampleSize)
         }
         try training.validate(trainingExamples: data.count)
+        let ranks = group?.size ?? 1
+        if training.batchSize * ranks > data.count {
+            throw ConfigurationError.invalid("--batch-size", "\(training.batchSize)", "at most \(data.count / ranks): the global batch of \(ranks) processes × --batch-size must not exceed the \(data.count) training examples")
+        }
+        self.group = group
         let limits = backend.memoryLimits
         let budget = dataBudget ?? min(limits.maxBufferBytes, limits.totalBytes / 2)
         let dataBytes = data.count * (data.exampleSize * 4 + 4)
         shards = dataBytes <= budget ? nil
             : DataShards(values: data.images, exampleSize: data.exampleSize,
-                         rows: try DataShards.rows(budget: budget, exampleSize: data.exampleSize, batchSize: training.batchSize, examples: data.count))
+                         rows: try DataShards.rows(budget: budget, exampleSize: data.exampleSize, batchSize: training.batchSize * ranks, examples: data.count))
         let deviceRows = shards?.rows ?? data.count
         if let configuration = architecture as? ModelConfiguration {
             try configuration.validate()
@@ -89,22 +107,33 @@ public final class Trainer {
         let parameters = model.parameters
         let gradients = try g.gradients(of: loss, with: parameters)
         let encoderCount = model.encoderParameters.count
-        // Each entry: the updates of one plan of the step.
-        let stepUpdates: [[Graph.Update]]
+        // Each entry: the parameters one part of the step updates, and with what.
+        let schedule: [(Range<Int>, any Optimizer)]
         switch training.schedule {
         case .joint:
-            let adam = optimizer ?? Adam(learningRate: training.learningRate)
-            stepUpdates = [try adam.updates(parameters, gradients: gradients, in: g) + [accumulate]]
+            schedule = [(0..<parameters.count, optimizer ?? Adam(learningRate: training.learningRate))]
         case .alternating:
-            let eStep = optimizer ?? Adam(learningRate: training.encoderLearningRate ?? training.learningRate)
-            let mStep = optimizer ?? Adam(learningRate: training.decoderLearningRate ?? training.learningRate)
-            stepUpdates = [try eStep.updates(Array(parameters[..<encoderCount]), gradients: Array(gradients[..<encoderCount]), in: g) + [accumulate],
-                           try mStep.updates(Array(parameters[encoderCount...]), gradients: Array(gradients[encoderCount...]), in: g)]
+            schedule = [(0..<encoderCount, optimizer ?? Adam(learningRate: training.encoderLearningRate ?? training.learningRate)),
+                        (encoderCount..<parameters.count, optimizer ?? Adam(learningRate: training.decoderLearningRate ?? training.learningRate))]
+        }
+        // With a group, the optimizer reads the summed gradients from inputs the host fills.
+        let received: [[Graph.Tensor]]? = group == nil ? nil : try schedule.map { range, _ in
+            try range.map { try g.input("gradient." + g.name(parameters[$0]), g.shape(parameters[$0])) }
+        }
+        var updates: [[Graph.Update]] = []
+        for (i, (range, optimizer)) in schedule.enumerated() {
+            updates.append(try optimizer.updates(Array(parameters[range]), gradients: received?[i] ?? Array(gradients[range]), in: g))
         }
         let executor = try Executor(graph: g, backend: backend, seed: training.seed)
         let (loss, terms) = (loss, terms)
-        plans = try stepUpdates.enumerated().map { i, updates in
-            try executor.compile(outputs: i == 0 ? [loss, terms] : [], updates: updates)
+        parts = try schedule.enumerated().map { i, part in
+            let outputs = i == 0 ? [loss, terms] : []
+            guard let received else {
+                return StepPart(plan: try executor.compile(outputs: outputs, updates: updates[i] + (i == 0 ? [accumulate] : [])), exchange: nil)
+            }
+            let computed = Array(gradients[part.0])
+            return StepPart(plan: try executor.compile(outputs: outputs + computed, updates: i == 0 ? [accumulate] : []),
+                            exchange: .init(gradients: computed, received: received[i], update: try executor.compile(outputs: [], updates: updates[i])))
         }
         self.executor = executor
         if shards == nil {
@@ -116,6 +145,12 @@ public final class Trainer {
 
     /// Peak bytes of the step's computed tensors, and their total without buffer reuse.
     public var memory: (peak: Int, naive: Int) { (plans.map(\.peakBytes).max() ?? 0, plans.map(\.naiveBytes).max() ?? 0) }
+
+    /// Where this process's rows sit in the global batch (nil for one process).
+    var shard: BatchShard? {
+        guard let group, group.size > 1 else { return nil }
+        return BatchShard(first: group.rank * training.batchSize, rows: training.batchSize, globalRows: globalBatchSize)
+    }
 
     /// Runs (the rest of) the current epoch and returns its mean training loss (nats per
     /// example). `progress` gets the step within the epoch and the latest loss every
@@ -141,18 +176,25 @@ public final class Trainer {
         if shards == nil { try executor.setValue(permutation.map { Int32($0) }, for: order) }
         if stepInEpoch == 0 { try executor.setValue([Float(0)], for: lossSum) }
         let first = stepInEpoch
+        let mine = (group?.rank ?? 0) * training.batchSize  // this process's rows of each global batch
         for s in stepInEpoch..<stepsPerEpoch {
-            var cursor = s * training.batchSize
+            var cursor = s * globalBatchSize + mine
             if let shards {
-                let perShard = shards.rows / training.batchSize, k = s / perShard, used = stepsPerEpoch * training.batchSize
+                let perShard = shards.rows / globalBatchSize, k = s / perShard, used = stepsPerEpoch * globalBatchSize
                 if s == first || s % perShard == 0 {
                     try executor.setValue(shards.take(k, epoch: epoch, order: permutation, used: used), for: table)
                     if (k + 1) * perShard < stepsPerEpoch { shards.prefetch(k + 1, epoch: epoch, order: permutation, used: used) }
                 }
-                cursor = (s - k * perShard) * training.batchSize
+                cursor = (s - k * perShard) * globalBatchSize + mine
             }
-            let context = RunContext(step: step, cursor: cursor)
-            for plan in plans { try executor.run(plan, context: context) }
+            let context = RunContext(step: step, cursor: cursor, shard: shard)
+            var stopAgreed = false
+            for part in parts {
+                try executor.run(part.plan, context: context)
+                if part.exchange != nil {
+                    stopAgreed = try exchange(part, context: context, stop: part === parts[0] && shouldStop()) || stopAgreed
+                }
+            }
             step += 1
             stepInEpoch = s + 1
             if reportEvery > 0, (s + 1) % reportEvery == 0 || s + 1 == stepsPerEpoch {
@@ -160,15 +202,16 @@ public final class Trainer {
                 guard value.isFinite else { throw try nonFinite(value) }
                 progress(s + 1, value)
             }
-            if stepInEpoch < stepsPerEpoch && shouldStop() {
-                return try executor.value(of: lossSum)[0] / Float(stepInEpoch)
+            if stepInEpoch < stepsPerEpoch && (group == nil ? shouldStop() : stopAgreed) {
+                return try meanLoss(steps: stepInEpoch)
             }
         }
-        let total = try executor.value(of: lossSum)[0]
+        let total = try meanLoss(steps: stepsPerEpoch)
         guard total.isFinite else { throw try nonFinite(total, during: true) }
+        try checkReplicas()
         epoch += 1
         stepInEpoch = 0
-        return total / Float(stepsPerEpoch)
+        return total
     }
 
     /// The error for a loss that is NaN or infinite, naming the term of the last step that went bad.
@@ -203,6 +246,7 @@ public final class Trainer {
         c.metadata["epoch"] = String(epoch)
         c.metadata["step"] = String(step)
         c.metadata["epoch_step"] = String(stepInEpoch)
+        c.metadata["global_batch"] = String(globalBatchSize)
         c.metadata["data"] = try CheckpointFormat.encode(data)
         for (name, t) in checkpointed {
             c.set(name, shape: graph.shape(t).dimensions, values: try executor.value(of: t))
@@ -234,7 +278,15 @@ public final class Trainer {
         guard inEpoch < stepsPerEpoch else {
             throw CheckpointError.configurationMismatch(path: path, detail: "it stopped at step \(inEpoch) of an epoch that now has \(stepsPerEpoch) steps (was the data set changed?)")
         }
-        guard epochs.multipliedReportingOverflow(by: stepsPerEpoch).partialValue + inEpoch == steps else {
+        // A run may go on with another number of processes (another global batch) from an epoch's end.
+        let storedBatch = checkpoint.metadata["global_batch"].map { Int($0) } ?? training.batchSize
+        guard let storedBatch, storedBatch > 0 else {
+            throw CheckpointError.badMetadata(path: path, field: "global_batch", value: checkpoint.metadata["global_batch"] ?? "", expected: "a positive whole number")
+        }
+        if storedBatch != globalBatchSize && inEpoch != 0 {
+            throw CheckpointError.configurationMismatch(path: path, detail: "it stopped in the middle of an epoch with a global batch of \(storedBatch) examples, and this run's is \(globalBatchSize) (\(group?.size ?? 1) processes × --batch-size \(training.batchSize)); finish the epoch with the number of processes it was started with")
+        }
+        guard storedBatch != globalBatchSize || epochs.multipliedReportingOverflow(by: stepsPerEpoch).partialValue + inEpoch == steps else {
             throw CheckpointError.badMetadata(path: path, field: "step", value: String(steps),
                                               expected: "\(epochs) epochs × \(stepsPerEpoch) steps + \(inEpoch) = \(epochs * stepsPerEpoch + inEpoch)")
         }
