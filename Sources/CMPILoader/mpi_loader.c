@@ -151,11 +151,11 @@ static int post_heartbeats(heartbeats *h) {
 
 // Waits for `request` and the heartbeats (h may be NULL) until the deadline.
 static int wait_for(handle *request, heartbeats *h, double timeout_seconds, int *late_rank) {
-    double deadline = now() + (rank_ == 0 ? timeout_seconds : timeout_seconds * 1.25 + 1);
+    double started = now(), deadline = started + (rank_ == 0 ? timeout_seconds : timeout_seconds * 1.25 + 1);
     int count = 1 + (h ? h->count : 0), remaining = count;
     char done[1 + 2 * 4096] = {0};
     if (count > (int)sizeof done) return VAE_MPI_NO_MEMORY;
-    for (long spin = 0;; ++spin) {
+    for (;;) {
         for (int i = 0; i < count; ++i) {
             if (done[i]) continue;
             int flag = 0, e = test(i == 0 ? request : &h->requests[i - 1], &flag);
@@ -163,18 +163,20 @@ static int wait_for(handle *request, heartbeats *h, double timeout_seconds, int 
             if (flag) { done[i] = 1; --remaining; }
         }
         if (remaining == 0) return 0;
-        if (now() > deadline) {
+        double t = now();
+        if (t > deadline) {
             *late_rank = -1;
             for (int i = 2; h && i < count; i += 2) {  // the receives: entries 1, 3, … of h
                 if (!done[i]) { *late_rank = rank_ == 0 ? i / 2 : 0; break; }
             }
             return VAE_MPI_TIMEOUT;
         }
-        if (spin > 2000) {
-            struct timespec pause = {0, 50000};
+        // Poll without pause for the first 50 ms (MPI progresses only while it is called; a
+        // gradient sum takes about 1 ms), then sleep 0.1 ms between polls (a rank waiting for
+        // a slower one, e.g. rank 0 writing a checkpoint, leaves the cores to it).
+        if (t - started > 0.05) {
+            struct timespec pause = {0, 100000};
             nanosleep(&pause, NULL);
-        } else {
-            sched_yield();
         }
     }
 }
@@ -185,25 +187,33 @@ static void release(heartbeats *h, int e) {
     free(h->tokens);
 }
 
-int vae_mpi_sum_floats(float *values, int64_t count, double timeout_seconds, int *late_rank) {
+int vae_mpi_sum_floats(float *values, int64_t count, float scale, double timeout_seconds, int *late_rank) {
     if (!loaded) return VAE_MPI_NOT_LOADED;
     *late_rank = -1;
     int64_t block = (count + size_ - 1) / size_;
     if (block > 0x7fffffff) return VAE_MPI_NO_MEMORY;
-    float *padded = calloc((size_t)(block * size_) + 1, sizeof(float)), *mine = calloc((size_t)block + 1, sizeof(float));
+    int exact = block * size_ == count;
+    float *all = exact ? values : calloc((size_t)(block * size_) + 1, sizeof(float));
+    float *mine = calloc((size_t)block + 1, sizeof(float));
     heartbeats h = {0};
     handle request;
-    int e = padded && mine ? post_heartbeats(&h) : VAE_MPI_NO_MEMORY;
+    int e = all && mine ? post_heartbeats(&h) : VAE_MPI_NO_MEMORY;
     if (!e) {
-        memcpy(padded, values, (size_t)count * sizeof(float));
-        e = ireduce_scatter_block(padded, mine, (int)block, type_float, &request);
+        if (!exact) memcpy(all, values, (size_t)count * sizeof(float));
+        e = ireduce_scatter_block(all, mine, (int)block, type_float, &request);
     }
     if (!e) e = wait_for(&request, &h, timeout_seconds, late_rank);
-    if (!e) e = iallgather(mine, (int)block, type_float, padded, &request);
+    if (!e) {
+        for (int64_t i = 0; i < block; ++i) mine[i] *= scale;
+        e = iallgather(mine, (int)block, type_float, all, &request);
+    }
     if (!e) e = wait_for(&request, NULL, timeout_seconds, late_rank);
-    if (!e) memcpy(values, padded, (size_t)count * sizeof(float));
+    if (!e && !exact) memcpy(values, all, (size_t)count * sizeof(float));
     release(&h, e);
-    if (e != VAE_MPI_TIMEOUT) { free(padded); free(mine); }
+    if (e != VAE_MPI_TIMEOUT) {
+        if (!exact) free(all);
+        free(mine);
+    }
     return e;
 }
 

@@ -117,10 +117,9 @@ public final class MPIProcessGroup: ProcessGroup {
         }
     }
 
-    public func sum(_ values: inout [Float], what: String) throws {
+    public func sum(_ values: UnsafeMutableBufferPointer<Float>, scale: Float, what: String) throws {
         var late: Int32 = -1
-        let code = values.withUnsafeMutableBufferPointer { vae_mpi_sum_floats($0.baseAddress, Int64($0.count), timeout, &late) }
-        try check(code, late: late, what: what)
+        try check(vae_mpi_sum_floats(values.baseAddress, Int64(values.count), scale, timeout, &late), late: late, what: what)
     }
 
     public func sum(_ values: inout [Double], what: String) throws {

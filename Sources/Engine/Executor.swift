@@ -220,6 +220,27 @@ public final class Executor {
         return try backend.download(buffer, count: graph.spec(tensor).count)
     }
 
+    /// Copies the current value of a tensor (as `value(of:in:)`) into `floats`, which must have
+    /// room for it; for exchanges that reuse one host buffer.
+    public func read(_ tensor: Graph.Tensor, in plan: Plan? = nil, into floats: UnsafeMutableBufferPointer<Float>) throws {
+        guard let buffer = persistent[tensor.id] ?? plan?.fetchable[tensor.id]?.buffer else {
+            throw GraphError.unknownTensor(tensor.id)
+        }
+        let count = graph.spec(tensor).count
+        guard count <= floats.count else { throw BackendError.sizeMismatch(what: "read of \(graph.name(tensor))", expected: count * 4, got: floats.count * 4) }
+        try backend.read(buffer, offset: 0, into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(floats)[0..<count * 4]))
+    }
+
+    /// Sets a persistent float tensor from exactly its number of `floats`.
+    public func write(_ floats: UnsafeBufferPointer<Float>, to tensor: Graph.Tensor) throws {
+        guard let buffer = persistent[tensor.id] else { throw GraphError.unknownTensor(tensor.id) }
+        let spec = graph.spec(tensor)
+        guard floats.count == spec.count, spec.dtype == .float32 else {
+            throw BackendError.sizeMismatch(what: "value for \(graph.name(tensor)) \(spec)", expected: spec.byteCount, got: floats.count * 4)
+        }
+        try backend.write(UnsafeRawBufferPointer(floats), to: buffer, offset: 0)
+    }
+
     /// Sets a persistent tensor (an input, a parameter, optimizer state).
     public func setValue<T: BitwiseCopyable>(_ values: [T], for tensor: Graph.Tensor) throws {
         guard let buffer = persistent[tensor.id] else { throw GraphError.unknownTensor(tensor.id) }

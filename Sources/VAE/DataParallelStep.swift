@@ -1,3 +1,4 @@
+import Dispatch
 import Engine
 
 /// One part of a training step ([joint] or [E-step, M-step]): its compute plan and, with a
@@ -5,11 +6,24 @@ import Engine
 final class StepPart {
     let plan: Plan
     let exchange: GradientExchange?
+    /// The host buffer of the exchange, kept from step to step.
+    var flat: [Float] = []
 
     init(plan: Plan, exchange: GradientExchange?) {
         self.plan = plan
         self.exchange = exchange
     }
+}
+
+/// Seconds spent exchanging gradients since the counters were reset: in the sum over the group
+/// alone, and in all (reading the gradients from the device, the sum, writing the mean back).
+public struct ExchangeTime: Sendable {
+    public var sum: Double = 0
+    public var total: Double = 0
+    /// Floats of gradients per exchange.
+    public var floats = 0
+
+    public init() {}
 }
 
 /// The gradients a compute plan leaves as outputs, the inputs the optimizer step reads the
@@ -26,23 +40,36 @@ extension Trainer {
     /// process stops after the same step; returns whether any process asked to stop.
     func exchange(_ part: StepPart, context: RunContext, stop: Bool) throws -> Bool {
         guard let group, let exchange = part.exchange else { return stop }
-        var flat: [Float] = []
-        for (i, t) in exchange.gradients.enumerated() {
-            let values = try executor.value(of: t, in: part.plan)
-            if i == 0 { flat.reserveCapacity(values.count * exchange.gradients.count + 1) }
-            flat += values
+        try executor.backend.synchronize()  // so the time below is the exchange's, not the step's
+        let started = DispatchTime.now().uptimeNanoseconds
+        let counts = exchange.gradients.map { graph.spec($0).count }
+        let total = counts.reduce(0, +)
+        // One flat buffer: the gradients, the stop flag, zeros to a multiple of the group's size.
+        let length = (total + 1 + group.size - 1) / group.size * group.size
+        if part.flat.count != length { part.flat = [Float](repeating: 0, count: length) }
+        var summing: UInt64 = 0, summed: UInt64 = 0
+        let stopAgreed = try part.flat.withUnsafeMutableBufferPointer { flat in
+            var offset = 0
+            for (t, n) in zip(exchange.gradients, counts) {
+                try executor.read(t, in: part.plan, into: UnsafeMutableBufferPointer(rebasing: flat[offset..<offset + n]))
+                offset += n
+            }
+            flat[total] = stop ? 1 : 0
+            summing = DispatchTime.now().uptimeNanoseconds
+            try group.sum(flat, scale: 1 / Float(group.size), what: "the gradient sum of step \(context.step + 1)")
+            summed = DispatchTime.now().uptimeNanoseconds
+            offset = 0
+            for (t, n) in zip(exchange.received, counts) {
+                try executor.write(UnsafeBufferPointer(rebasing: flat[offset..<offset + n]), to: t)
+                offset += n
+            }
+            return flat[total] > 0
         }
-        flat.append(stop ? 1 : 0)
-        try group.sum(&flat, what: "the gradient sum of step \(context.step + 1)")
-        let scale = 1 / Float(group.size)
-        var offset = 0
-        for t in exchange.received {
-            let n = graph.spec(t).count
-            try executor.setValue(flat[offset..<offset + n].map { $0 * scale }, for: t)
-            offset += n
-        }
+        exchangeTime.sum += Double(summed - summing) / 1e9
+        exchangeTime.total += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        exchangeTime.floats = total
         try executor.run(exchange.update, context: context)
-        return flat[offset] > 0
+        return stopAgreed
     }
 
     /// The epoch's mean training loss so far, over every process's examples.

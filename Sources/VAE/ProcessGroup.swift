@@ -9,9 +9,9 @@ public protocol ProcessGroup: AnyObject {
     var rank: Int { get }
     /// The number of processes.
     var size: Int { get }
-    /// values ← their sum over all ranks, the same bits on every rank (so identical optimizer
-    /// steps keep identical parameters). `what` names the exchange in errors.
-    func sum(_ values: inout [Float], what: String) throws
+    /// values ← `scale` × their sum over all ranks, the same bits on every rank (so identical
+    /// optimizer steps keep identical parameters). `what` names the exchange in errors.
+    func sum(_ values: UnsafeMutableBufferPointer<Float>, scale: Float, what: String) throws
     /// values ← their sum over all ranks (metrics: loss sums, evaluation sums).
     func sum(_ values: inout [Double], what: String) throws
     /// Every rank's `value`, indexed by rank.

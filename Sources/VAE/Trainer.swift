@@ -42,6 +42,8 @@ public final class Trainer {
     public private(set) var epoch = 0
     public private(set) var step: UInt64 = 0
     public private(set) var stepInEpoch = 0
+    /// Time spent exchanging gradients with the group (zero for one process); reset by the caller.
+    public var exchangeTime = ExchangeTime()
 
     /// Examples per step in this process (`--batch-size`).
     public var batchSize: Int { training.batchSize }

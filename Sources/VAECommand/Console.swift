@@ -36,11 +36,16 @@ enum Console {
         }
     }
 
+    /// Drops everything written to standard output from now on (ranks other than 0 of an MPI
+    /// job: one rank speaks for the job). Standard error still shows, for errors.
+    static func silenceStandardOutput() { silenced.withLock { $0 = true } }
+    private static let silenced = Mutex(false)
+
     /// Whether some standard output was lost (a closed, full or broken stream).
     static var lostOutput: Bool { failed.withLock { $0.out } }
 
     static func out(_ text: String) {
-        guard !failed.withLock({ $0.out }) else { return }
+        guard !failed.withLock({ $0.out }), !silenced.withLock({ $0 }) else { return }
         if let code = write(text, to: STDOUT_FILENO) {
             failed.withLock { $0.out = true }
             err("note: cannot write to standard output (\(String(cString: strerror(code)))); going on without it\n")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import DataParallel
 import VAE
 
 struct Train: ParsableCommand {
@@ -44,6 +45,7 @@ struct Train: ParsableCommand {
     var resume: String?
     @Flag(help: "Start afresh in an --out folder that holds a run (model.safetensors, metrics.csv) or files in place of its pictures, replacing them.")
     var overwrite = false
+    @OptionGroup var parallel: ParallelOptions
 
     /// Picks the run folder and holds it for the life of the run (see `RunFolderLock`): a
     /// trained model is never replaced unless asked, and two runs never share a folder. The
@@ -148,95 +150,115 @@ struct Train: ParsableCommand {
     func run() throws {
         let launched = Date()
         try VAECommand.reportingErrors {
-            var (modelConfiguration, training) = try configurations()
-            if let limit, limit <= 0 { throw ConfigurationError.invalid("--limit", "\(limit)", "a positive number of examples") }
-            let (out, lock) = try claimOutputFolder()
-            defer { withExtendedLifetime(lock) {} }
-            let (allTraining, testSet, preprocessing) = try loadData(seed: training.seed)
-            try allTraining.checkLabels(training.excludedClasses, flag: "--exclude-classes")
-            var trainSet = allTraining.excluding(classes: Set(training.excludedClasses))
-            guard trainSet.count > 0 else {
-                throw DataError.uselessLabelSelection(flag: "--exclude-classes", value: excludeClasses,
-                                                      detail: "leaves no training examples: it names every label the data has (\(allTraining.labelValues.map(String.init).joined(separator: ",")))")
-            }
-            if let limit { trainSet = trainSet.prefix(limit) }
-            modelConfiguration.inputSize = trainSet.exampleSize
-            modelConfiguration.imageShape = [trainSet.channels, trainSet.imageShape.height, trainSet.imageShape.width]
-            if likelihood == nil, !trainSet.valuesInUnitInterval {
-                // Standardized tables: features differ in how well the others predict them.
-                modelConfiguration.likelihood = preprocessing.mean == nil ? .calibrated : .calibratedPerFeature
-            }
-            if modelConfiguration.likelihood == .bernoulli, !trainSet.valuesInUnitInterval {
-                throw DataError.values(path: data, detail: "the Bernoulli likelihood takes values in [0, 1], and this data has others\(preprocessing.mean == nil ? "" : " (tables are standardized)"); use --likelihood calibrated or gaussian")
-            }
-            var metadata = ["data_source": try CheckpointFormat.encode(preprocessing)]
-            try modelConfiguration.validate()
-            let checkpointPath = FileSystem.join(out, RunFolder.model)
-            let backend = try backendOptions.make()
-            let trainer = try Trainer(model: modelConfiguration, training: training, data: trainSet, backend: backend, dataBudget: try dataBudget())
-            if let resume {
-                let path = CheckpointFormat.file(at: resume)
-                let checkpoint = try Checkpoint(contentsOf: path)
-                try checkResumable(checkpoint, training: training, path: path)
-                try trainer.restore(checkpoint, path: path)
-            }
-            let session = try InferenceSession(architecture: modelConfiguration, parameters: try trainer.parameterValues(), backend: backend)
-            let memory = trainer.memory
-            say("""
-                training \(modelConfiguration.summary) on \(trainSet.count) examples (\(trainer.stepsPerEpoch) steps of \(training.batchSize) per epoch)
-                backend: \(backend.deviceDescription); step memory \(memory.peak >> 10) KiB (\(memory.naive >> 10) KiB without reuse)
-                """)
-            if let rows = trainer.shardExamples {
-                say("the training set is streamed to the device in shards of \(rows) examples (\(trainSet.count) in all)")
-            }
-            if trainer.epoch >= training.epochs {
-                say("the checkpoint in \(out) has already trained \(trainer.epoch) epochs; ask for more with --epochs")
-            }
-            let metrics = MetricsFile(path: FileSystem.join(out, RunFolder.metrics))
-            let progress = ProgressDisplay(epochs: training.epochs, steps: trainer.stepsPerEpoch, batchSize: training.batchSize)
-            let interrupt = InterruptRequest()
-            var firstStepDone: Date?
-            let ready = Date()
-            while trainer.epoch < training.epochs {
-                let start = Date()
-                let firstStep = trainer.stepInEpoch
-                progress.begin(epoch: trainer.epoch + 1, from: firstStep)
-                let trainLoss = try trainer.trainEpoch(reportEvery: max(1, trainer.stepsPerEpoch / 50), shouldStop: {
-                    if firstStepDone == nil {
-                        let now = Date()
-                        firstStepDone = now
-                        say(String(format: "first step done %.2f s after start (%.2f s loading data, building kernels and graphs; %.0f ms the step)",
-                                   now.timeIntervalSince(launched), ready.timeIntervalSince(launched), now.timeIntervalSince(ready) * 1e3))
-                    }
-                    return interrupt.isRequested
-                }) { step, loss in
-                    progress.update(step: step, loss: loss)
-                }
-                if trainer.stepInEpoch != 0 {
-                    try trainer.checkpoint(metadata: metadata).write(to: checkpointPath)
-                    progress.end(line: "interrupted at step \(trainer.stepInEpoch) of epoch \(trainer.epoch + 1); wrote \(checkpointPath). Continue with: vae train --resume \(out) (and the same flags)")
-                    throw ExitCode(130)
-                }
-                let seconds = Date().timeIntervalSince(start)
-                try session.update(parameters: try trainer.parameterValues())
-                let test = try session.negativeELBO(testSet, seed: training.seed)
-                let throughput = Double((trainer.stepsPerEpoch - firstStep) * training.batchSize) / seconds
-                progress.end(line: String(format: "epoch %d/%d  train −ELBO %.2f  test −ELBO %.2f (reconstruction %.2f + KL %.2f)  %.1f s  %.0f samples/s",
-                                          trainer.epoch, training.epochs, trainLoss, test.negativeELBO, test.reconstruction, test.kl, seconds, throughput))
-                if let variances = try calibratedVariances(session: session, data: trainSet, kind: modelConfiguration.likelihood) {
-                    metadata[CalibratedVariances.metadataKey] = CalibratedVariances.text(variances)
-                }
-                // The checkpoint first: metrics.csv gets a row only for an epoch whose model was written.
-                try trainer.checkpoint(metadata: metadata).write(to: checkpointPath)
-                try metrics.append(epoch: trainer.epoch, step: trainer.step, trainLoss: Double(trainLoss), test: test,
-                                   seconds: seconds, samplesPerSecond: throughput)
-                try writePictures(session: session, testSet: testSet, seed: training.seed, out: out)
-            }
-            if let text = try? FileSystem.read(metrics.path) {
-                try writeTextAtomically(LossPlot(metricsCSV: String(decoding: text, as: UTF8.self)).svg(), to: FileSystem.join(out, "loss.svg"))
-            }
-            say("wrote \(checkpointPath), metrics.csv, loss.svg, reconstructions.png and samples.png to \(out)")
+            let group = try parallel.start()
+            try ParallelOptions.run(group) { try train(group: group, launched: launched) }
         }
+    }
+
+    /// The run, as one process or as rank `group.rank` of an MPI job: every rank trains its
+    /// share of each batch; rank 0 alone owns the run folder and writes to it.
+    private func train(group: MPIProcessGroup?, launched: Date) throws {
+        var (modelConfiguration, training) = try configurations()
+        if let limit, limit <= 0 { throw ConfigurationError.invalid("--limit", "\(limit)", "a positive number of examples") }
+        let leader = (group?.rank ?? 0) == 0
+        let (out, lock): (String, RunFolderLock?) = leader ? try claimOutputFolder() : (out ?? resume ?? "", nil)
+        defer { withExtendedLifetime(lock) {} }
+        let (allTraining, testSet, preprocessing) = try loadData(seed: training.seed)
+        try allTraining.checkLabels(training.excludedClasses, flag: "--exclude-classes")
+        var trainSet = allTraining.excluding(classes: Set(training.excludedClasses))
+        guard trainSet.count > 0 else {
+            throw DataError.uselessLabelSelection(flag: "--exclude-classes", value: excludeClasses,
+                                                  detail: "leaves no training examples: it names every label the data has (\(allTraining.labelValues.map(String.init).joined(separator: ",")))")
+        }
+        if let limit { trainSet = trainSet.prefix(limit) }
+        modelConfiguration.inputSize = trainSet.exampleSize
+        modelConfiguration.imageShape = [trainSet.channels, trainSet.imageShape.height, trainSet.imageShape.width]
+        if likelihood == nil, !trainSet.valuesInUnitInterval {
+            // Standardized tables: features differ in how well the others predict them.
+            modelConfiguration.likelihood = preprocessing.mean == nil ? .calibrated : .calibratedPerFeature
+        }
+        if modelConfiguration.likelihood == .bernoulli, !trainSet.valuesInUnitInterval {
+            throw DataError.values(path: data, detail: "the Bernoulli likelihood takes values in [0, 1], and this data has others\(preprocessing.mean == nil ? "" : " (tables are standardized)"); use --likelihood calibrated or gaussian")
+        }
+        var metadata = ["data_source": try CheckpointFormat.encode(preprocessing)]
+        try modelConfiguration.validate()
+        let checkpointPath = FileSystem.join(out, RunFolder.model)
+        let backend = try backendOptions.make(for: group)
+        let trainer = try Trainer(model: modelConfiguration, training: training, data: trainSet, backend: backend, dataBudget: try dataBudget(),
+                                  group: group)
+        if let resume {
+            let path = CheckpointFormat.file(at: resume)
+            let checkpoint = try Checkpoint(contentsOf: path)
+            try checkResumable(checkpoint, training: training, path: path)
+            try trainer.restore(checkpoint, path: path)
+        }
+        let session = try InferenceSession(architecture: modelConfiguration, parameters: try trainer.parameterValues(), backend: backend)
+        let memory = trainer.memory
+        say("""
+            training \(modelConfiguration.summary) on \(trainSet.count) examples (\(trainer.stepsPerEpoch) steps of \(trainer.globalBatchSize) per epoch)
+            backend: \(backend.deviceDescription); step memory \(memory.peak >> 10) KiB (\(memory.naive >> 10) KiB without reuse)
+            """)
+        if let group {
+            say("data-parallel: \(group.size) processes (\(group.version)), each \(training.batchSize) examples of every batch; rank 0 writes to \(out)")
+        }
+        if let rows = trainer.shardExamples {
+            say("the training set is streamed to the device in shards of \(rows) examples (\(trainSet.count) in all)")
+        }
+        if trainer.epoch >= training.epochs {
+            say("the checkpoint in \(out) has already trained \(trainer.epoch) epochs; ask for more with --epochs")
+        }
+        let metrics = MetricsFile(path: FileSystem.join(out, RunFolder.metrics))
+        let progress = ProgressDisplay(epochs: training.epochs, steps: trainer.stepsPerEpoch, batchSize: trainer.globalBatchSize)
+        let interrupt = InterruptRequest()
+        var firstStepDone: Date?
+        let ready = Date()
+        while trainer.epoch < training.epochs {
+            let start = Date()
+            let firstStep = trainer.stepInEpoch
+            progress.begin(epoch: trainer.epoch + 1, from: firstStep)
+            let trainLoss = try trainer.trainEpoch(reportEvery: max(1, trainer.stepsPerEpoch / 50), shouldStop: {
+                if firstStepDone == nil {
+                    let now = Date()
+                    firstStepDone = now
+                    say(String(format: "first step done %.2f s after start (%.2f s loading data, building kernels and graphs; %.0f ms the step)",
+                               now.timeIntervalSince(launched), ready.timeIntervalSince(launched), now.timeIntervalSince(ready) * 1e3))
+                }
+                return interrupt.isRequested
+            }) { step, loss in
+                progress.update(step: step, loss: loss)
+            }
+            if trainer.stepInEpoch != 0 {
+                if leader { try trainer.checkpoint(metadata: metadata).write(to: checkpointPath) }
+                progress.end(line: "interrupted at step \(trainer.stepInEpoch) of epoch \(trainer.epoch + 1); wrote \(checkpointPath). Continue with: vae train --resume \(out) (and the same flags)")
+                throw ExitCode(130)
+            }
+            let seconds = Date().timeIntervalSince(start)
+            try session.update(parameters: try trainer.parameterValues())
+            let test = try session.negativeELBO(testSet, seed: training.seed, group: group)
+            let throughput = Double((trainer.stepsPerEpoch - firstStep) * trainer.globalBatchSize) / seconds
+            progress.end(line: String(format: "epoch %d/%d  train −ELBO %.2f  test −ELBO %.2f (reconstruction %.2f + KL %.2f)  %.1f s  %.0f samples/s",
+                                      trainer.epoch, training.epochs, trainLoss, test.negativeELBO, test.reconstruction, test.kl, seconds, throughput))
+            if group != nil {
+                let steps = Double(max(1, trainer.stepsPerEpoch - firstStep)), t = trainer.exchangeTime
+                say(String(format: "  gradient exchange per step: %.2f ms (all-reduce of %d floats %.2f ms, the rest copies to and from the device)",
+                           t.total / steps * 1e3, t.floats, t.sum / steps * 1e3))
+                trainer.exchangeTime = ExchangeTime()
+            }
+            guard leader else { continue }
+            if let variances = try calibratedVariances(session: session, data: trainSet, kind: modelConfiguration.likelihood) {
+                metadata[CalibratedVariances.metadataKey] = CalibratedVariances.text(variances)
+            }
+            // The checkpoint first: metrics.csv gets a row only for an epoch whose model was written.
+            try trainer.checkpoint(metadata: metadata).write(to: checkpointPath)
+            try metrics.append(epoch: trainer.epoch, step: trainer.step, trainLoss: Double(trainLoss), test: test,
+                               seconds: seconds, samplesPerSecond: throughput)
+            try writePictures(session: session, testSet: testSet, seed: training.seed, out: out)
+        }
+        guard leader else { return }
+        if let text = try? FileSystem.read(metrics.path) {
+            try writeTextAtomically(LossPlot(metricsCSV: String(decoding: text, as: UTF8.self)).svg(), to: FileSystem.join(out, "loss.svg"))
+        }
+        say("wrote \(checkpointPath), metrics.csv, loss.svg, reconstructions.png and samples.png to \(out)")
     }
 
     /// The training and test sets, prepared (tables standardized with the training part's
@@ -262,44 +284,6 @@ struct Train: ParsableCommand {
         preprocessing.apply(to: &training)
         preprocessing.apply(to: &test)
         return (training, test, preprocessing)
-    }
-
-    /// A calibrated Gaussian's σ² over the whole training set (the mean squared error of the
-    /// reconstructions through z = μ, at least 1e-6): one value, or one per feature for
-    /// `calibrated-per-feature`; nil for the other likelihoods. `vae score` scores each example
-    /// with them, so a score does not depend on the other examples of its batch.
-    private func calibratedVariances(session: InferenceSession, data: Dataset, kind: LikelihoodKind) throws -> [Double]? {
-        guard kind == .calibrated || kind == .calibratedPerFeature else { return nil }
-        let d = data.exampleSize
-        var sums = [Double](repeating: 0, count: d)
-        for start in stride(from: 0, to: data.count, by: 1000) {
-            let n = min(1000, data.count - start)
-            let x = Array(data.images[start * d..<(start + n) * d])
-            for (i, (a, b)) in zip(x, try session.reconstruct(x, count: n)).enumerated() { sums[i % d] += Double(a - b) * Double(a - b) }
-        }
-        let perFeature = sums.map { max($0 / Double(data.count), 1e-6) }
-        return kind == .calibratedPerFeature ? perFeature : [max(sums.reduce(0, +) / Double(data.count * d), 1e-6)]
-    }
-
-    private func writePictures(session: InferenceSession, testSet: Dataset, seed: UInt64, out: String) throws {
-        let latent = session.architecture.latentSize
-        let n = 64
-        let z = Philox.normals(count: n * latent, seed: seed, sample: 0x5A3D)
-        let (h, w) = testSet.imageShape
-        try ImageGrid(columns: 8, imageHeight: h, imageWidth: w)
-            .write(try session.decode(z, count: n), count: n, to: FileSystem.join(out, "samples.png"))
-        let count = min(32, testSet.count)
-        let originals = Array(testSet.images[0..<count * testSet.exampleSize])
-        let reconstructed = try session.reconstruct(originals, count: count)
-        // Rows alternate: 8 originals, then their 8 reconstructions.
-        var pairs: [Float] = []
-        for row in stride(from: 0, to: count, by: 8) {
-            let end = min(row + 8, count) * testSet.exampleSize
-            pairs += originals[row * testSet.exampleSize..<end]
-            pairs += reconstructed[row * testSet.exampleSize..<end]
-        }
-        try ImageGrid(columns: 8, imageHeight: h, imageWidth: w)
-            .write(pairs, count: pairs.count / testSet.exampleSize, to: FileSystem.join(out, "reconstructions.png"))
     }
 
     private func checkResumable(_ checkpoint: Checkpoint, training: TrainingConfiguration, path: String) throws {

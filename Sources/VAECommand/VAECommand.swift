@@ -57,10 +57,10 @@ struct BackendOptions: ParsableArguments {
 
     /// The chosen backend; with no --backend, falls back to the CPU with a notice when no
     /// OpenCL platform exists.
-    func make() throws -> any Backend {
+    func make(cpuThreads: Int? = nil) throws -> any Backend {
         switch backend {
         case .cpu:
-            return CPUBackend()
+            return CPUBackend(threads: cpuThreads)
         case .opencl:
             return try openCL()
         case nil:
@@ -68,7 +68,7 @@ struct BackendOptions: ParsableArguments {
                 return try openCL()
             } catch OpenCLError.noPlatform {
                 Console.err("note: no OpenCL device found; using the CPU backend (install pocl-opencl-icd or a GPU driver for OpenCL)\n")
-                return CPUBackend()
+                return CPUBackend(threads: cpuThreads)
             }
         }
     }

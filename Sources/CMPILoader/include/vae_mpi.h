@@ -19,11 +19,12 @@ int vae_mpi_init(int *rank, int *size);
 /// The library's version string (MPI_Get_library_version), first line.
 int vae_mpi_library_version(char *text, int size);
 
-/// In place: values ← Σ over ranks. Reduce-scatter then all-gather, so each element is summed
-/// once, on one rank, and every rank receives the same bits (an all-reduce may round
-/// differently on different ranks). `count` elements; padded internally to a multiple of size.
+/// In place: values ← scale · Σ over ranks. Reduce-scatter, scale, then all-gather, so each
+/// element is summed and scaled once, on one rank, and every rank receives the same bits (an
+/// all-reduce may round differently on different ranks). With `count` a multiple of the
+/// number of ranks nothing is copied; otherwise the values are padded in a copy.
 /// On VAE_MPI_TIMEOUT, `late_rank` is a rank known not to have arrived, or -1 when unknown.
-int vae_mpi_sum_floats(float *values, int64_t count, double timeout_seconds, int *late_rank);
+int vae_mpi_sum_floats(float *values, int64_t count, float scale, double timeout_seconds, int *late_rank);
 /// In place: values ← Σ over ranks (MPI_Iallreduce), for sums of metrics.
 int vae_mpi_sum_doubles(double *values, int count, double timeout_seconds, int *late_rank);
 /// all[r] ← value of rank r, for every r (all has `size` entries).
