@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataParallel
 import Engine
 import Foundation
 import VAE
@@ -16,9 +17,9 @@ struct ModelOptions: ParsableArguments {
     func session() throws -> InferenceSession { try load().session }
 
     /// The session and the checkpoint it came from (read once: data commands also need its metadata).
-    func load() throws -> (session: InferenceSession, checkpoint: Checkpoint) {
+    func load(backend make: (BackendOptions) throws -> any Backend = { try $0.make() }) throws -> (session: InferenceSession, checkpoint: Checkpoint) {
         let checkpoint = try Checkpoint(contentsOf: file)
-        return (try InferenceSession(checkpoint: checkpoint, path: file, backend: try backendOptions.make()), checkpoint)
+        return (try InferenceSession(checkpoint: checkpoint, path: file, backend: try make(backendOptions)), checkpoint)
     }
 }
 
@@ -71,40 +72,53 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Samples K of the importance-weighted estimate (0 skips it).") var importanceSamples = 5000
     @Option(help: "Random seed of the z samples.") var seed: UInt64 = 0
     @Flag(help: "Print JSON instead of a table.") var json = false
+    @OptionGroup var parallel: ParallelOptions
 
     func run() throws {
         try VAECommand.reportingErrors {
             guard (0...InferenceSession.maxImportanceSamples).contains(importanceSamples) else {
                 throw ConfigurationError.invalid("--importance-samples", "\(importanceSamples)", "0 (skip) or a number of samples up to \(InferenceSession.maxImportanceSamples)")
             }
-            let (session, checkpoint) = try model.load()
-            let data = try dataOptions.load(for: session, checkpoint: checkpoint, model: model)
-            // Said at once, so a long evaluation is visibly under way from its first second.
-            let progress = importanceSamples > 0
-                ? CountProgress(total: data.count, label: "importance sampling", detail: "K = \(importanceSamples) samples each, after the −ELBO") : nil
-            let sampled = try session.negativeELBO(data, seed: seed)
-            let mean = try session.negativeELBO(data, seed: seed, meanLatent: true)
-            var iwae: Double?
-            if let progress {
-                progress.restart()
-                let values = try session.importanceWeightedNegativeLogLikelihood(data, samples: importanceSamples, seed: seed, progress: progress.callAsFunction)
-                iwae = values.reduce(0, +) / Double(values.count)
-            }
-            if json {
-                var object: [String: Any] = [
-                    "examples": data.count, "split": dataOptions.split, "data": dataOptions.data,
-                    "negative_elbo": sampled.negativeELBO, "reconstruction": sampled.reconstruction, "kl": sampled.kl,
-                    "mean_z": ["negative_elbo": mean.negativeELBO, "reconstruction": mean.reconstruction, "kl": mean.kl],
-                ]
-                if let iwae { object["negative_log_likelihood"] = iwae; object["importance_samples"] = importanceSamples }
-                let text = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
-                say(String(decoding: text, as: UTF8.self))
-            } else {
-                say("\(data.count) examples (\(dataOptions.split)) from \(dataOptions.data); nats per example")
-                say(String(format: "−ELBO, sampled z   %9.3f   (reconstruction %.3f + KL %.3f)", sampled.negativeELBO, sampled.reconstruction, sampled.kl))
-                say(String(format: "−ELBO, z = μ       %9.3f   (reconstruction %.3f + KL %.3f)", mean.negativeELBO, mean.reconstruction, mean.kl))
-                if let iwae { say(String(format: "−log p(x), K = %-4d %9.3f   (importance-weighted)", importanceSamples, iwae)) }
-            }
+            let group = try parallel.start()
+            try ParallelOptions.run(group) { try evaluate(group: group) }
+        }
+    }
+
+    /// One process, or rank `group.rank` of an MPI job: each rank takes its share of the
+    /// examples (whole batches; the draws are those of one process) and the sums are combined.
+    private func evaluate(group: MPIProcessGroup?) throws {
+        let (session, checkpoint) = try model.load(backend: { try $0.make(for: group) })
+        let data = try dataOptions.load(for: session, checkpoint: checkpoint, model: model)
+        let share = group?.share(of: data.count) ?? 0..<data.count
+        // Said at once, so a long evaluation is visibly under way from its first second.
+        let progress = importanceSamples > 0 && (group?.rank ?? 0) == 0
+            ? CountProgress(total: share.count, label: "importance sampling", detail: "K = \(importanceSamples) samples each, after the −ELBO"
+                            + (group.map { " (rank 0's \(share.count) of \(data.count); \($0.size) ranks)" } ?? "")) : nil
+        let sampled = try session.negativeELBO(data, seed: seed, group: group)
+        let mean = try session.negativeELBO(data, seed: seed, meanLatent: true, group: group)
+        var iwae: Double?
+        if importanceSamples > 0 {
+            progress?.restart()
+            let values = try session.importanceWeightedNegativeLogLikelihood(data, samples: importanceSamples, seed: seed, examples: share,
+                                                                              progress: { progress?($0) })
+            var sums = [values.reduce(0, +)]
+            try group?.sum(&sums, what: "the importance-weighted sums")
+            iwae = sums[0] / Double(data.count)
+        }
+        if json {
+            var object: [String: Any] = [
+                "examples": data.count, "split": dataOptions.split, "data": dataOptions.data,
+                "negative_elbo": sampled.negativeELBO, "reconstruction": sampled.reconstruction, "kl": sampled.kl,
+                "mean_z": ["negative_elbo": mean.negativeELBO, "reconstruction": mean.reconstruction, "kl": mean.kl],
+            ]
+            if let iwae { object["negative_log_likelihood"] = iwae; object["importance_samples"] = importanceSamples }
+            let text = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+            say(String(decoding: text, as: UTF8.self))
+        } else {
+            say("\(data.count) examples (\(dataOptions.split)) from \(dataOptions.data); nats per example")
+            say(String(format: "−ELBO, sampled z   %9.3f   (reconstruction %.3f + KL %.3f)", sampled.negativeELBO, sampled.reconstruction, sampled.kl))
+            say(String(format: "−ELBO, z = μ       %9.3f   (reconstruction %.3f + KL %.3f)", mean.negativeELBO, mean.reconstruction, mean.kl))
+            if let iwae { say(String(format: "−log p(x), K = %-4d %9.3f   (importance-weighted)", importanceSamples, iwae)) }
         }
     }
 }
