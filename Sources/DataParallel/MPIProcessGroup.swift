@@ -14,6 +14,10 @@ public struct MPILaunch: Equatable, Sendable {
     /// The libraries to try, in order: VAE_MPI_LIBRARY alone when set, else the launcher's own.
     public var libraries: [String]
 
+    public init(rank: Int, size: Int, localRank: Int, localSize: Int, libraries: [String]) {
+        (self.rank, self.size, self.localRank, self.localSize, self.libraries) = (rank, size, localRank, localSize, libraries)
+    }
+
     /// The launch described by `environment`, or nil when no MPI launcher started the process.
     /// A variable that is set but not a whole number in range is an error naming it.
     public static func detect(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(MPIError) -> MPILaunch? {
@@ -46,7 +50,9 @@ public enum MPIError: Error, CustomStringConvertible, Equatable {
     case libraryNotLoaded(tried: [String], detail: String)
     case rankMismatch(launcher: Int, library: Int)
     case failed(code: Int32, what: String)
-    case timeout(rank: Int, late: Int?, what: String, seconds: Double)
+    /// `late`: a rank that never arrived at the exchange; `silent`: one that arrived and then
+    /// stopped responding (known when there is only one other rank).
+    case timeout(rank: Int, late: Int?, silent: Int?, what: String, seconds: Double)
 
     public var description: String {
         switch self {
@@ -58,9 +64,10 @@ public enum MPIError: Error, CustomStringConvertible, Equatable {
             "the launcher says this is rank \(launcher) but the MPI library says \(library); mpirun and the library in VAE_MPI_LIBRARY must come from the same MPI"
         case .failed(let code, let what):
             "MPI error \(code) during \(what)"
-        case .timeout(let rank, let late, let what, let seconds):
+        case .timeout(let rank, let late, let silent, let what, let seconds):
             "rank \(rank): \(what) did not complete within \(Int(seconds)) s (--collective-timeout): "
-                + (late.map { "rank \($0) never arrived; it died or hangs" } ?? "another rank died or hangs") + ". Ending the job."
+                + (late.map { "rank \($0) never arrived; it died or hangs" }
+                    ?? silent.map { "rank \($0) arrived, then stopped responding; it died or hangs" } ?? "another rank died or hangs") + ". Ending the job."
         }
     }
 }
@@ -112,7 +119,8 @@ public final class MPIProcessGroup: ProcessGroup {
     private func check(_ code: Int32, late: Int32, what: String) throws(MPIError) {
         switch code {
         case 0: return
-        case Int32(VAE_MPI_TIMEOUT): throw .timeout(rank: rank, late: late >= 0 ? Int(late) : nil, what: what, seconds: timeout)
+        case Int32(VAE_MPI_TIMEOUT):
+            throw .timeout(rank: rank, late: late >= 0 ? Int(late) : nil, silent: late < 0 && size == 2 ? 1 - rank : nil, what: what, seconds: timeout)
         default: throw .failed(code: code, what: what)
         }
     }
