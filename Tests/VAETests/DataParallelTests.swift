@@ -1,3 +1,4 @@
+import CPUBackend
 import DataParallel
 import Foundation
 import Testing
@@ -57,7 +58,7 @@ func parameters(_ path: String) throws -> [String: [Float]] {
         do {
             _ = try MPIProcessGroup(launch)
             Issue.record("loading a missing library succeeded")
-        } catch let error as MPIError {
+        } catch {
             #expect("\(error)".contains("/nonexistent/libmpi.so") && "\(error)".contains("VAE_MPI_LIBRARY"), "\(error)")
         }
         // The command says the same, with the variable the user set.
@@ -192,5 +193,64 @@ func parameters(_ path: String) throws -> [String: [Float]] {
         // Stopped before the exchange, it never arrived; stopped inside it, it went silent.
         #expect(result.output.contains("rank 1 never arrived") || result.output.contains("rank 1 arrived, then stopped responding"), "\(result.output)")
         #expect(result.output.contains("--collective-timeout") && !result.output.contains("status 0"), "\(result.output)")
+    }
+}
+
+/// Rank 0 of `size` ranks that all compute what this one does: sums are `size` × the values.
+/// Lets the trainer's group path run in one process.
+final class MirrorGroup: ProcessGroup {
+    let rank = 0
+    let size: Int
+    /// Added to the other ranks' parameter hashes (non-zero: replicas that diverged).
+    let hashOffset: UInt64
+    private(set) var floatSums = 0
+
+    init(size: Int, hashOffset: UInt64 = 0) {
+        self.size = size
+        self.hashOffset = hashOffset
+    }
+
+    func sum(_ values: UnsafeMutableBufferPointer<Float>, scale: Float, what: String) throws {
+        for i in values.indices { values[i] = values[i] * Float(size) * scale }
+        floatSums += 1
+    }
+
+    func sum(_ values: inout [Double], what: String) throws { values = values.map { $0 * Double(size) } }
+
+    func allGather(_ value: UInt64, what: String) throws -> [UInt64] {
+        [value] + Array(repeating: value &+ hashOffset, count: size - 1)
+    }
+}
+
+@Suite struct TrainerGroupTests {
+    /// Both schedules exchange once per optimizer step (the alternating one twice per step),
+    /// over a global batch of size × batch.
+    @Test(arguments: [Schedule.joint, .alternating])
+    func exchangesOncePerOptimizerStep(_ schedule: Schedule) throws {
+        var training = smallTraining(batch: 16)
+        training.schedule = schedule
+        let group = MirrorGroup(size: 4)
+        let trainer = try Trainer(model: smallModel(), training: training, data: syntheticDataset(count: 256), backend: CPUBackend(), group: group)
+        #expect(trainer.globalBatchSize == 64 && trainer.stepsPerEpoch == 4)
+        let loss = try trainer.trainEpoch()
+        #expect(loss.isFinite)
+        #expect(group.floatSums == 4 * (schedule == .joint ? 1 : 2))
+        let total = try trainer.parameterValues().values.map(\.count).reduce(0, +)
+        let decoder = try trainer.parameterValues().filter { !$0.key.hasPrefix("encoder") && !$0.key.hasPrefix("mean") && !$0.key.hasPrefix("logvar") }
+        // The last exchange of a step: every parameter (joint), or the decoder's (the M-step).
+        #expect(trainer.exchangeTime.floats == (schedule == .joint ? total : decoder.values.map(\.count).reduce(0, +)))
+    }
+
+    @Test func divergedReplicasStopTheRun() throws {
+        let trainer = try Trainer(model: smallModel(), training: smallTraining(batch: 16), data: syntheticDataset(count: 128), backend: CPUBackend(),
+                                  group: MirrorGroup(size: 3, hashOffset: 1))
+        #expect(throws: DataParallelError.replicasDiverged(epoch: 1, ranks: [1, 2])) { try trainer.trainEpoch() }
+    }
+
+    @Test func aGlobalBatchLargerThanTheDataIsRefused() throws {
+        #expect(throws: ConfigurationError.self) {
+            try Trainer(model: smallModel(), training: smallTraining(batch: 48), data: syntheticDataset(count: 128), backend: CPUBackend(),
+                        group: MirrorGroup(size: 3))
+        }
     }
 }
