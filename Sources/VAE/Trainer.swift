@@ -286,7 +286,7 @@ public final class Trainer {
             throw CheckpointError.badMetadata(path: path, field: "global_batch", value: checkpoint.metadata["global_batch"] ?? "", expected: "a positive whole number")
         }
         if storedBatch != globalBatchSize && inEpoch != 0 {
-            throw CheckpointError.configurationMismatch(path: path, detail: "it stopped in the middle of an epoch with a global batch of \(storedBatch) examples, and this run's is \(globalBatchSize) (\(group?.size ?? 1) processes × --batch-size \(training.batchSize)); finish the epoch with the number of processes it was started with")
+            throw CheckpointError.configurationMismatch(path: path, detail: "it stopped in the middle of an epoch with a global batch of \(storedBatch) examples, and this run's is \(globalBatchSize) (\(group?.size ?? 1) process\((group?.size ?? 1) == 1 ? "" : "es") × --batch-size \(training.batchSize)); finish the epoch with the number of processes it was started with")
         }
         guard storedBatch != globalBatchSize || epochs.multipliedReportingOverflow(by: stepsPerEpoch).partialValue + inEpoch == steps else {
             throw CheckpointError.badMetadata(path: path, field: "step", value: String(steps),

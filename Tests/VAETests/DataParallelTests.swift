@@ -169,6 +169,41 @@ func parameters(_ path: String) throws -> [String: [Float]] {
         #expect(evaluate.status == 0, "the last checkpoint is readable: \(evaluate.error)")
     }
 
+    /// A stop request (SIGTERM, as Ctrl-C on mpirun sends) to one rank stops every rank after
+    /// the same step; rank 0 writes the checkpoint, which two ranks resume and one refuses.
+    @Test func aStopRequestToOneRankStopsThemAll() throws {
+        guard try mpirun() != nil else { return }
+        let dir = try temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+        try writeIDXDataset(to: dir + "/data", count: 4096, side: 8, testCount: 32)
+        let flags = "train --backend cpu --data data --batch-size 8 --hidden 16 --latent 2 --out run"
+        let result = try shell("""
+            export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+            mpirun -np 2 --oversubscribe --mca btl self,vader "$VAE" \(flags) --epochs 100000 > out.txt 2> err.txt &
+            job=$!
+            for i in $(seq 600); do grep -q "epoch 2/" out.txt && break; sleep 0.1; done
+            for p in $(pgrep -f "vae \(flags)"); do
+                [ "$(tr '\\0' '\\n' < /proc/$p/environ | grep '^OMPI_COMM_WORLD_RANK=')" = "OMPI_COMM_WORLD_RANK=1" ] && kill -TERM $p
+            done
+            for i in $(seq 300); do kill -0 $job 2>/dev/null || break; sleep 0.1; done
+            if kill -0 $job 2>/dev/null; then echo "the job still runs 30 s after a stop request"; kill -9 $job; exit 3; fi
+            wait $job; echo "status $?"
+            cat out.txt
+            """, in: dir)
+        #expect(result.output.contains("status 130") && result.output.contains("interrupted at step"), "\(result.output) \(result.error)")
+        let c = try Checkpoint(contentsOf: dir + "/run/model.safetensors")
+        let inEpoch = Int(c.metadata["epoch_step"] ?? "") ?? 0
+        #expect(inEpoch > 0 && c.metadata["global_batch"] == "16", "\(c.metadata)")
+        let epochs = (Int(c.metadata["epoch"] ?? "") ?? 0) + 1  // the interrupted one
+        // One process would take other batches for the rest of the epoch: refused.
+        try expectCleanFailure(flags.split(separator: " ").map(String.init).dropLast(2) + ["--resume", "run", "--epochs", "\(epochs)"], in: dir,
+                               ["global batch of 16", "finish the epoch with the number of processes it was started with"])
+        let resumed = try vaeMPI(2, flags.split(separator: " ").map(String.init).dropLast(2) + ["--resume", "run", "--epochs", "\(epochs)"], in: dir)
+        #expect(resumed.status == 0, "\(resumed.error)")
+        let done = try Checkpoint(contentsOf: dir + "/run/model.safetensors").metadata
+        #expect(done["epoch"] == "\(epochs)" && done["epoch_step"] == "0", "\(done)")
+    }
+
     /// A rank that hangs (stopped) ends the job after --collective-timeout, naming that rank.
     @Test func aHungRankIsNamedAfterTheTimeout() throws {
         guard try mpirun() != nil else { return }
