@@ -23,6 +23,14 @@ func vaeMPI(_ ranks: Int, _ arguments: [String], in directory: String) throws ->
                           environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_btl_tcp_if_include": "lo"])
 }
 
+/// A temporary folder with an IDX data set (`writeIDXDataset`) in data/.
+func folderWithData(count: Int, side: Int, testCount: Int) throws -> String {
+    let dir = try temporaryDirectory()
+    try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+    try writeIDXDataset(to: dir + "/data", count: count, side: side, testCount: testCount)
+    return dir
+}
+
 func parameters(_ path: String) throws -> [String: [Float]] {
     let c = try Checkpoint(contentsOf: path)
     var values: [String: [Float]] = [:]
@@ -93,9 +101,7 @@ func parameters(_ path: String) throws -> [String: [Float]] {
     @Test(arguments: ["cpu", "opencl"])
     func twoRanksFollowOneProcessWithTheDoubledBatch(_ backend: String) throws {
         guard try mpirun() != nil else { return }
-        let dir = try temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
-        try writeIDXDataset(to: dir + "/data", count: 200, side: 6, testCount: 50)
+        let dir = try folderWithData(count: 200, side: 6, testCount: 50)
         let data = ["train", "--backend", backend, "--data", "data"] + Self.model
         let one = try vae(data + ["--batch-size", "16", "--out", "one"], in: dir)
         #expect(one.status == 0, "\(one.error)")
@@ -131,9 +137,7 @@ func parameters(_ path: String) throws -> [String: [Float]] {
     /// the next epoch), and back.
     @Test func resumesWithAnotherNumberOfRanks() throws {
         guard try mpirun() != nil else { return }
-        let dir = try temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
-        try writeIDXDataset(to: dir + "/data", count: 128, side: 4, testCount: 32)
+        let dir = try folderWithData(count: 128, side: 4, testCount: 32)
         let flags = ["train", "--backend", "cpu", "--data", "data", "--hidden", "8", "--latent", "2", "--batch-size", "8"]
         #expect(try vae(flags + ["--epochs", "1", "--out", "run"], in: dir).status == 0)
         let two = try vaeMPI(2, flags + ["--epochs", "2", "--resume", "run"], in: dir)
@@ -147,9 +151,7 @@ func parameters(_ path: String) throws -> [String: [Float]] {
     /// A rank killed mid-run ends the job with a message naming it; the checkpoint stays readable.
     @Test func aKilledRankEndsTheJob() throws {
         guard try mpirun() != nil else { return }
-        let dir = try temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
-        try writeIDXDataset(to: dir + "/data", count: 512, side: 8, testCount: 32)
+        let dir = try folderWithData(count: 512, side: 8, testCount: 32)
         let result = try shell("""
             export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
             mpirun -np 2 --oversubscribe --mca btl self,vader "$VAE" train --backend cpu --data data --epochs 100000 --batch-size 8 --out run > out.txt 2> err.txt &
@@ -173,9 +175,7 @@ func parameters(_ path: String) throws -> [String: [Float]] {
     /// the same step; rank 0 writes the checkpoint, which two ranks resume and one refuses.
     @Test func aStopRequestToOneRankStopsThemAll() throws {
         guard try mpirun() != nil else { return }
-        let dir = try temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
-        try writeIDXDataset(to: dir + "/data", count: 4096, side: 8, testCount: 32)
+        let dir = try folderWithData(count: 4096, side: 8, testCount: 32)
         let flags = "train --backend cpu --data data --batch-size 8 --hidden 16 --latent 2 --out run"
         let result = try shell("""
             export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -207,9 +207,7 @@ func parameters(_ path: String) throws -> [String: [Float]] {
     /// A rank that hangs (stopped) ends the job after --collective-timeout, naming that rank.
     @Test func aHungRankIsNamedAfterTheTimeout() throws {
         guard try mpirun() != nil else { return }
-        let dir = try temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
-        try writeIDXDataset(to: dir + "/data", count: 512, side: 8, testCount: 32)
+        let dir = try folderWithData(count: 512, side: 8, testCount: 32)
         let result = try shell("""
             export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
             mpirun -np 2 --oversubscribe --mca btl self,vader "$VAE" train --backend cpu --data data --epochs 100000 --batch-size 8 --out run --collective-timeout 2 > out.txt 2> err.txt &
