@@ -36,7 +36,7 @@ public enum DataParallelError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .replicasDiverged(let epoch, let ranks):
-            "after epoch \(epoch) the parameters of rank\(ranks.count == 1 ? "" : "s") \(ranks.map(String.init).joined(separator: ", ")) differ from rank 0's (their hashes differ); every rank must run the same binary, flags and data. The last checkpoint (written by rank 0) is kept."
+            "after epoch \(epoch) the parameters of rank\(ranks.count == 1 ? "" : "s") \(ranks.map(String.init).joined(separator: ", ")) differ from rank 0's (their hashes differ); every rank must run the same binary, flags and data on the same kind of device (two OpenCL implementations round the optimizer step differently). The last checkpoint (written by rank 0) is kept."
         }
     }
 }
