@@ -10,53 +10,71 @@
 // Tile sizes are build options so each device type gets its own.
 
 #ifndef NN_ROWS
-#define NN_ROWS 6          // rows of C per work-item in matmul_nn / matmul_tn: 4 or 6 (16 columns each)
+#define NN_ROWS 6          // rows of C per work-item in matmul_nn / matmul_tn: 4 or 6 (2 × REGISTER_WIDTH columns each)
 #endif
-#define NN_COLS 16
+// Floats per vector register of the register tiles: 16 where the device has 512-bit registers
+// (AVX-512; PoCL compiles float8 to 256-bit registers there), else 8. TileConfiguration picks it.
+#ifndef REGISTER_WIDTH
+#define REGISTER_WIDTH 8
+#endif
+#if REGISTER_WIDTH == 16
+#define floatR float16
+#define vloadR vload16
+#define vstoreR vstore16
+#else
+#define floatR float8
+#define vloadR vload8
+#define vstoreR vstore8
+#endif
+#define NN_COLS (2 * REGISTER_WIDTH)
 #define NT_ROWS 3          // A rows × B rows per work-item in the dot-product (NT) kernels
 #define NT_COLS 4
 
 // The register tiles are spelled out (no private arrays): PoCL keeps arrays indexed in loops
-// in memory, and named float8 variables in vector registers.
+// in memory, and named vector variables in vector registers.
 
-// Stores 16 values from column `skip` on (the columns before belong to the neighbouring tile).
-inline void store_x16(__global float* c, float8 lo, float8 hi, int skip) {
+// Stores the first `cols` (NN_COLS or REGISTER_WIDTH) of the values lo, hi from column `skip` on
+// (the columns before belong to the neighbouring tile).
+inline void store_cols(__global float* c, floatR lo, floatR hi, int skip, int cols) {
     if (skip == 0) {
-        vstore8(lo, 0, c);
-        vstore8(hi, 1, c);
+        vstoreR(lo, 0, c);
+        if (cols == NN_COLS) vstoreR(hi, 1, c);
         return;
     }
     float v[NN_COLS];
-    vstore8(lo, 0, v);
-    vstore8(hi, 1, v);
-    for (int j = skip; j < NN_COLS; ++j) c[j] = v[j];
+    vstoreR(lo, 0, v);
+    vstoreR(hi, 1, v);
+    for (int j = skip; j < cols; ++j) c[j] = v[j];
 }
 
-// C tile of NN_ROWS × 16 at the work-item's position; `trans_a` selects A[K,M] storage.
-inline void matmul_x16(__global float* C, __global const float* A, __global const float* B,
+// C tile of NN_ROWS × NN_COLS at the work-item's position; `trans_a` selects A[K,M] storage.
+// A narrow product (REGISTER_WIDTH ≤ N < NN_COLS) takes tiles of one vector per row: `hi`
+// then repeats `lo`'s columns (in bounds, no branch in the loop) and is not stored.
+inline void matmul_cols(__global float* C, __global const float* A, __global const float* B,
                        int M, int N, int K, int trans_a) {
-    int row_start = get_global_id(1) * NN_ROWS, col_start = get_global_id(0) * NN_COLS;
+    int cols = N < NN_COLS ? REGISTER_WIDTH : NN_COLS, second = cols == NN_COLS ? REGISTER_WIDTH : 0;
+    int row_start = get_global_id(1) * NN_ROWS, col_start = get_global_id(0) * cols;
     if (row_start >= M || col_start >= N) return;
-    int r0 = min(row_start, M - NN_ROWS), c0 = min(col_start, N - NN_COLS);
-    float8 lo0 = 0.0f, hi0 = 0.0f, lo1 = 0.0f, hi1 = 0.0f, lo2 = 0.0f, hi2 = 0.0f, lo3 = 0.0f, hi3 = 0.0f;
+    int r0 = min(row_start, M - NN_ROWS), c0 = min(col_start, N - cols);
+    floatR lo0 = 0.0f, hi0 = 0.0f, lo1 = 0.0f, hi1 = 0.0f, lo2 = 0.0f, hi2 = 0.0f, lo3 = 0.0f, hi3 = 0.0f;
 #if NN_ROWS > 4
-    float8 lo4 = 0.0f, hi4 = 0.0f, lo5 = 0.0f, hi5 = 0.0f;
+    floatR lo4 = 0.0f, hi4 = 0.0f, lo5 = 0.0f, hi5 = 0.0f;
 #endif
     // Element (row r0 + i, k) of op(A): A is [M, K] (row stride K) or [K, M] (row stride M).
     size_t a_row = trans_a ? 1 : (size_t)K, a_k = trans_a ? (size_t)M : 1;
     __global const float* a = A + (size_t)r0 * a_row;
-#define NN_ROW(i) { float ai = a[(i) * a_row]; lo##i = mad((float8)(ai), b0, lo##i); hi##i = mad((float8)(ai), b1, hi##i); }
+#define NN_ROW(i) { float ai = a[(i) * a_row]; lo##i = mad((floatR)(ai), b0, lo##i); hi##i = mad((floatR)(ai), b1, hi##i); }
 #pragma unroll 4
     for (int k = 0; k < K; ++k, a += a_k) {
         __global const float* b = B + (size_t)k * N + c0;
-        float8 b0 = vload8(0, b), b1 = vload8(1, b);
+        floatR b0 = vloadR(0, b), b1 = vloadR(0, b + second);
         NN_ROW(0) NN_ROW(1) NN_ROW(2) NN_ROW(3)
 #if NN_ROWS > 4
         NN_ROW(4) NN_ROW(5)
 #endif
     }
 #undef NN_ROW
-#define NN_STORE(i) if (r0 + (i) >= row_start) store_x16(C + (size_t)(r0 + (i)) * N + c0, lo##i, hi##i, col_start - c0);
+#define NN_STORE(i) if (r0 + (i) >= row_start) store_cols(C + (size_t)(r0 + (i)) * N + c0, lo##i, hi##i, col_start - c0, cols);
     NN_STORE(0) NN_STORE(1) NN_STORE(2) NN_STORE(3)
 #if NN_ROWS > 4
     NN_STORE(4) NN_STORE(5)
@@ -65,20 +83,25 @@ inline void matmul_x16(__global float* C, __global const float* A, __global cons
 }
 
 __kernel void matmul_nn(__global float* C, __global const float* A, __global const float* B, int M, int N, int K) {
-    matmul_x16(C, A, B, M, N, K, 0);
+    matmul_cols(C, A, B, M, N, K, 0);
 }
 
 __kernel void matmul_tn(__global float* C, __global const float* A, __global const float* B, int M, int N, int K) {
-    matmul_x16(C, A, B, M, N, K, 1);
+    matmul_cols(C, A, B, M, N, K, 1);
 }
 
-inline float hsum8(float8 v) {
-    float4 s = v.lo + v.hi;
+inline float hsum(floatR v) {
+#if REGISTER_WIDTH == 16
+    float8 e = v.lo + v.hi;
+#else
+    float8 e = v;
+#endif
+    float4 s = e.lo + e.hi;
     return (s.x + s.y) + (s.z + s.w);
 }
 
-// NT_ROWS rows of A against NT_COLS rows of B: dot products along K in float8 lanes, summed at
-// the end, then bias and activation when `has_bias` / `act` ask for them.
+// NT_ROWS rows of A against NT_COLS rows of B: dot products along K in REGISTER_WIDTH lanes,
+// summed at the end, then bias and activation when `has_bias` / `act` ask for them.
 inline void dot_tile(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
                      int M, int N, int K, int has_bias, int act, float slope) {
     // Dimension 0 walks the rows of A: neighbouring work-groups share the same rows of B, so B
@@ -93,21 +116,21 @@ inline void dot_tile(__global float* C, __global const float* A, __global const 
     __global const float* b1p = b0p + K;
     __global const float* b2p = b1p + K;
     __global const float* b3p = b2p + K;
-    float8 s00 = 0.0f, s01 = 0.0f, s02 = 0.0f, s03 = 0.0f, s10 = 0.0f, s11 = 0.0f, s12 = 0.0f, s13 = 0.0f;
-    float8 s20 = 0.0f, s21 = 0.0f, s22 = 0.0f, s23 = 0.0f;
-    int k8 = K & ~7;
+    floatR s00 = 0.0f, s01 = 0.0f, s02 = 0.0f, s03 = 0.0f, s10 = 0.0f, s11 = 0.0f, s12 = 0.0f, s13 = 0.0f;
+    floatR s20 = 0.0f, s21 = 0.0f, s22 = 0.0f, s23 = 0.0f;
+    int k8 = K & ~(REGISTER_WIDTH - 1);
 #pragma unroll 2
-    for (int k = 0; k < k8; k += 8) {
-        float8 a0 = vload8(0, a0p + k), a1 = vload8(0, a1p + k), a2 = vload8(0, a2p + k);
-        float8 b0 = vload8(0, b0p + k), b1 = vload8(0, b1p + k), b2 = vload8(0, b2p + k), b3 = vload8(0, b3p + k);
+    for (int k = 0; k < k8; k += REGISTER_WIDTH) {
+        floatR a0 = vloadR(0, a0p + k), a1 = vloadR(0, a1p + k), a2 = vloadR(0, a2p + k);
+        floatR b0 = vloadR(0, b0p + k), b1 = vloadR(0, b1p + k), b2 = vloadR(0, b2p + k), b3 = vloadR(0, b3p + k);
         s00 = mad(a0, b0, s00); s01 = mad(a0, b1, s01); s02 = mad(a0, b2, s02); s03 = mad(a0, b3, s03);
         s10 = mad(a1, b0, s10); s11 = mad(a1, b1, s11); s12 = mad(a1, b2, s12); s13 = mad(a1, b3, s13);
         s20 = mad(a2, b0, s20); s21 = mad(a2, b1, s21); s22 = mad(a2, b2, s22); s23 = mad(a2, b3, s23);
     }
     float sums[NT_ROWS][NT_COLS] = {
-        {hsum8(s00), hsum8(s01), hsum8(s02), hsum8(s03)},
-        {hsum8(s10), hsum8(s11), hsum8(s12), hsum8(s13)},
-        {hsum8(s20), hsum8(s21), hsum8(s22), hsum8(s23)},
+        {hsum(s00), hsum(s01), hsum(s02), hsum(s03)},
+        {hsum(s10), hsum(s11), hsum(s12), hsum(s13)},
+        {hsum(s20), hsum(s21), hsum(s22), hsum(s23)},
     };
     for (int i = 0; i < NT_ROWS; ++i) {
         int r = r0 + i;

@@ -118,7 +118,7 @@ extension TileConfiguration {
             let g = TileConfiguration(gpuFor: device)
             self.init(nnRows: g.nnRows, local2D: g.local2D, local1D: g.local1D, polynomialMath: false, gemmTiles: tiles)
         } else {
-            self = .cpu
+            self = .cpu(for: device)
         }
     }
 }

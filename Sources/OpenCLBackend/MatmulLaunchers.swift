@@ -19,9 +19,9 @@ extension OpenCLBackend {
             } else {
                 try matmul_nt(c: c, a: a, b: b, m: m, n: n, k: k)
             }
-        case (false, false) where m >= tiles.nnRows && n >= 16 && bias == nil:
+        case (false, false) where m >= tiles.nnRows && n >= tiles.registerWidth && bias == nil:
             try matmul_nn(c: c, a: a, b: b, m: m, n: n, k: k)
-        case (true, false) where m >= tiles.nnRows && n >= 16 && bias == nil:
+        case (true, false) where m >= tiles.nnRows && n >= tiles.registerWidth && bias == nil:
             try matmul_tn(c: c, a: a, b: b, m: m, n: n, k: k)
         default:
             try matmul_generic(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
@@ -29,16 +29,17 @@ extension OpenCLBackend {
         }
     }
 
-    /// C[M, N] = A[M, K]·B[K, N], NN_ROWS × 16 register tiles; M ≥ `tiles.nnRows`, N ≥ 16.
+    /// C[M, N] = A[M, K]·B[K, N], NN_ROWS × NN_COLS register tiles (one vector wide when N is
+    /// narrower than two); M ≥ `tiles.nnRows`, N ≥ `tiles.registerWidth`.
     func matmul_nn(c: CLBuffer, a: CLBuffer, b: CLBuffer, m: Int, n: Int, k: Int) throws(OpenCLError) {
         try enqueue(.matmul_nn, [.buffer(c), .buffer(a), .buffer(b)] + (try ints("matmul_nn", [m, n, k])),
-                    global: [(n + 15) / 16, (m + tiles.nnRows - 1) / tiles.nnRows], local: tiles.local2D)
+                    global: [tiles.nnTiles(columns: n), (m + tiles.nnRows - 1) / tiles.nnRows], local: tiles.local2D)
     }
 
     /// C[M, N] = A[K, M]ᵀ·B[K, N], the same tiles as `matmul_nn`.
     func matmul_tn(c: CLBuffer, a: CLBuffer, b: CLBuffer, m: Int, n: Int, k: Int) throws(OpenCLError) {
         try enqueue(.matmul_tn, [.buffer(c), .buffer(a), .buffer(b)] + (try ints("matmul_tn", [m, n, k])),
-                    global: [(n + 15) / 16, (m + tiles.nnRows - 1) / tiles.nnRows], local: tiles.local2D)
+                    global: [tiles.nnTiles(columns: n), (m + tiles.nnRows - 1) / tiles.nnRows], local: tiles.local2D)
     }
 
     /// C[M, N] = A[M, K]·B[N, K]ᵀ, 3 × 4 dot-product tiles; M ≥ 3, N ≥ 4.

@@ -35,6 +35,8 @@ struct CheckKernels: ParsableCommand {
                 backends.append(backend)
                 if backend.structure == .gpu {  // gemm_tiled's loads in both forms: scalar and float4
                     backends.append(try OpenCLBackend(device: openCLDevice, tuning: .standardGPUWithOtherLoads(for: openCLDevice)))
+                } else if let width = backend.registerWidth {  // the register tiles in both widths: float8 and float16
+                    backends.append(try OpenCLBackend(device: openCLDevice, structure: .cpu, registerWidth: width == 16 ? 8 : 16))
                 }
             }
             for backend in backends {
@@ -48,7 +50,7 @@ struct CheckKernels: ParsableCommand {
                 let kernels = OpenCLBackend.kernelNames(for: backend.structure).count
                 if !missing.isEmpty { Console.err("not launched by the check: \(missing.joined(separator: ", "))\n") }
                 failures += bad + missing.count
-                let loads = backend.gemmLoadWidth.map { " (gemm_tiled loads of \($0))" } ?? ""
+                let loads = backend.gemmLoadWidth.map { " (gemm_tiled loads of \($0))" } ?? backend.registerWidth.map { " (vectors of \($0))" } ?? ""
                 say("\(openCLDevice.summary), \(backend.structure.rawValue) kernels\(loads): \(results.count - bad) of \(results.count) ops within "
                     + "\(KernelCheck.tolerance) of the CPU backend; \(kernels - missing.count) of its \(kernels) kernels launched")
             }

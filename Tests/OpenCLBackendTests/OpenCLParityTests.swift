@@ -13,7 +13,7 @@ import Testing
         for parity in try Parity.everyDevice() {
             var shapes: [(Int, Int, Int)] = []
             for m in Self.sizes { for n in Self.sizes { for k in [1, 7, 129] { shapes.append((m, n, k)) } } }
-            shapes += [(128, 400, 784), (128, 784, 400), (128, 20, 400), (784, 400, 128), (6, 16, 9), (5, 15, 3)]
+            shapes += [(128, 400, 784), (128, 784, 400), (128, 20, 400), (784, 400, 128), (6, 16, 9), (5, 15, 3), (7, 31, 17), (6, 8, 5)]
             for (m, n, k) in shapes {
                 let a = TensorSpec(ta ? Shape(k, m) : Shape(m, k)), b = TensorSpec(tb ? Shape(n, k) : Shape(k, n))
                 try parity.check(.matmul(transposeA: ta, transposeB: tb),

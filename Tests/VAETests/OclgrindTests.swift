@@ -42,8 +42,10 @@ import Testing
         #expect(run.status == 0, "\(run.output) \(run.error)")
         #expect(run.output.contains("Oclgrind Simulator"), "\(run.output)")
         // Exit status 0: every op within tolerance and every kernel of each structure launched.
-        // The GPU structure twice: gemm_tiled with scalar loads (Oclgrind prefers scalars) and with float4 loads.
-        #expect(run.output.contains("cpu kernels:") && run.output.contains("gpu kernels (gemm_tiled loads of 1):")
+        // Each structure twice: the register tiles in float8 and float16 vectors; gemm_tiled with
+        // scalar loads (Oclgrind prefers scalars) and with float4 loads.
+        #expect(run.output.contains("cpu kernels (vectors of 8):") && run.output.contains("cpu kernels (vectors of 16):")
+                && run.output.contains("gpu kernels (gemm_tiled loads of 1):")
                 && run.output.contains("gpu kernels (gemm_tiled loads of 4):"), "\(run.output)")
         #expect(Self.log(log).isEmpty, "Oclgrind: \(Self.log(log).prefix(4000))")
     }
