@@ -47,10 +47,9 @@ extension OpenCLBackend {
                 _ g: ConvolutionGeometry, output: ImageShape) throws(OpenCLError) {
         let columns = input.batch * output.plane
         _ = try int(columns * input.channels * kh * kw, "im2col")  // the patches' element count, which the kernel indexes
-        guard output.plane < 1 << 22 else { throw .sizeTooLarge(what: "im2col output plane (pixels, at most 2^22)", value: output.plane) }
         try enqueue(.im2col, [.buffer(cols), .buffer(x)] + (try ints("im2col", [input.batch, input.channels, input.height, input.width,
                                                                                  kh, kw, g.stride, g.padding, output.height, output.width])),
-                    global: [output.plane, input.batch, input.channels * kh * kw], local: [tiles.local1D, 1, 1])
+                    global: [input.batch * output.height, input.channels * kh * kw], local: [tiles.local1D, 1])
     }
 
     /// The transposed convolution's output from its columns cols[C·kh·kw, N·H·W] (gather form,
