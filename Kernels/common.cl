@@ -2,6 +2,21 @@
 // The codes ACTIVATION_* and LIKELIHOOD_* are build options generated from the Swift enums
 // (OpenCLBackend/KernelCodes.swift); kernels take them as `int act` / `int likelihood`.
 
+// Floats per vector register of the register tiles (matmul.cl) and of the column sums: 16 where the device has 512-bit registers
+// (AVX-512; PoCL compiles float8 to 256-bit registers there), else 8. TileConfiguration picks it.
+#ifndef REGISTER_WIDTH
+#define REGISTER_WIDTH 8
+#endif
+#if REGISTER_WIDTH == 16
+#define floatR float16
+#define vloadR vload16
+#define vstoreR vstore16
+#else
+#define floatR float8
+#define vloadR vload8
+#define vstoreR vstore8
+#endif
+
 // exp and log for the hot per-pixel loops. With -DPOLY_MATH (set for CPU devices) they are
 // Cephes' polynomial forms, plain arithmetic that PoCL vectorizes across work-items; PoCL's
 // builtins are called one element at a time (measured: 7 ns per call, 100× an add). On GPUs

@@ -36,11 +36,21 @@ __kernel void broadcast(__global float* y, __global const float* x, int n, int w
 // Column totals of an m×n matrix, each summed top to bottom: one work-item per column, so
 // neighbouring work-items read neighbouring addresses and the order is fixed.
 __kernel void reduce_rows(__global float* y, __global const float* x, int m, int n, float scale) {
-    int j = get_global_id(0);
-    if (j >= n) return;
-    float acc = 0.0f;
-    for (int i = 0; i < m; ++i) acc += x[(size_t)i * n + j];
-    y[j] = acc * scale;
+    // REGISTER_WIDTH neighbouring columns per work-item in one vector (PoCL does not vectorize
+    // across work-items that loop); the last columns one by one. Rows in order, as before.
+    int j0 = get_global_id(0) * REGISTER_WIDTH;
+    if (j0 >= n) return;
+    if (j0 + REGISTER_WIDTH <= n) {
+        floatR acc = 0.0f;
+        for (int i = 0; i < m; ++i) acc += vloadR(0, x + (size_t)i * n + j0);
+        vstoreR(acc * scale, 0, y + j0);
+        return;
+    }
+    for (int j = j0; j < n; ++j) {
+        float acc = 0.0f;
+        for (int i = 0; i < m; ++i) acc += x[(size_t)i * n + j];
+        y[j] = acc * scale;
+    }
 }
 
 // First stage of a full reduction: work-item p sums chunk p of `chunk` elements in order.
@@ -62,15 +72,16 @@ __kernel void reduce_final(__global float* y, __global const float* partial, int
     y[0] = acc * scale;
 }
 
-// Row r of the output is row indices[cursor + r] of the table; one work-item per element.
+// Row r of the output is row indices[cursor + r] of the table. Range (column, row): the row
+// is the same across a work-group, so no work-item divides (one work-item per element over a
+// flat range divided by the width, which PoCL cannot vectorize).
 // Indices outside the table give a row of NaN (the host validates index lists it uploads).
 __kernel void gather(__global float* y, __global const float* table, __global const int* indices,
                           int rows, int width, int table_rows, int cursor) {
-    int i = get_global_id(0);
-    if (i >= rows * width) return;
-    int r = i / width, c = i - r * width;
+    int c = get_global_id(0), r = get_global_id(1);
+    if (c >= width || r >= rows) return;
     int index = indices[cursor + r];
-    y[i] = (index >= 0 && index < table_rows) ? table[(size_t)index * width + c] : NAN;
+    y[(size_t)r * width + c] = (index >= 0 && index < table_rows) ? table[(size_t)index * width + c] : NAN;
 }
 
 // log Σ exp over each column (one work-item per column), shifted by the column's maximum.

@@ -12,20 +12,6 @@
 #ifndef NN_ROWS
 #define NN_ROWS 6          // rows of C per work-item in matmul_nn / matmul_tn: 4 or 6 (2 × REGISTER_WIDTH columns each)
 #endif
-// Floats per vector register of the register tiles: 16 where the device has 512-bit registers
-// (AVX-512; PoCL compiles float8 to 256-bit registers there), else 8. TileConfiguration picks it.
-#ifndef REGISTER_WIDTH
-#define REGISTER_WIDTH 8
-#endif
-#if REGISTER_WIDTH == 16
-#define floatR float16
-#define vloadR vload16
-#define vstoreR vstore16
-#else
-#define floatR float8
-#define vloadR vload8
-#define vstoreR vstore8
-#endif
 #define NN_COLS (2 * REGISTER_WIDTH)
 #define NT_ROWS 3          // A rows × B rows per work-item in the dot-product (NT) kernels
 #define NT_COLS 4

@@ -95,13 +95,13 @@ extension OpenCLBackend {
     /// Row r of y[rows, width] = row indices[cursor + r] of table[tableRows, width].
     func gather(y: CLBuffer, table: CLBuffer, indices: CLBuffer, rows: Int, width: Int, tableRows: Int, cursor: Int) throws(OpenCLError) {
         try enqueue(.gather, [.buffer(y), .buffer(table), .buffer(indices)] + (try ints("gather", [rows, width, tableRows, cursor])),
-                    global: [rows * width], local: [tiles.local1D])
+                    global: [width, rows], local: [tiles.local1D, 1])
     }
 
     /// y[j] = scale·Σ_i x[i, j] over an m × n matrix.
     func reduce_rows(y: CLBuffer, x: CLBuffer, m: Int, n: Int, scale: Float) throws(OpenCLError) {
         try enqueue(.reduce_rows, [.buffer(y), .buffer(x)] + (try ints("reduce", [m, n])) + [.float(scale)],
-                    global: [n], local: [tiles.local1D])
+                    global: [(n + tiles.registerWidth - 1) / tiles.registerWidth], local: [tiles.local1D])
     }
 
     /// partial[p] = the sum of x's chunk p (chunk elements each) for p < parts.
