@@ -51,32 +51,37 @@ __kernel void channel_rows_to_images(__global float* images, __global const floa
 // The transposed convolution's col2im in gather form: output pixel (n, c, y, x) adds, in
 // (i, j) order, the one column entry with v*s - p + i = y and u*s - p + j = x, then bias and
 // activation. cols is [C*kh*kw, N*H*W] over the input's H×W pixels. No atomics, fixed order.
-// Range (output pixel q, c, n); only the taps with i ≡ y + p and j ≡ x + p (mod s) are visited,
-// in increasing order, so the divisions are one per axis instead of one per tap.
+// Only the taps with i ≡ y + p and j ≡ x + p (mod s) are visited, in increasing order. One
+// work-item per output row (t = n*OH + y, c) walks its pixels, carrying (x + p) mod s and
+// (x + p) / s from pixel to pixel instead of dividing per pixel.
 __kernel void col2im(__global float* out, __global const float* cols, __global const float* bias,
                      int batch, int channels, int height, int width, int kernel_height, int kernel_width,
                      int stride, int padding, int out_height, int out_width, int has_bias, int act, float slope) {
-    int q = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
-    int out_plane = out_height * out_width;
-    if (q >= out_plane || c >= channels || n >= batch) return;
-    int y = q / out_width, x = q - y * out_width;
+    int t = get_global_id(0), c = get_global_id(1);
+    if (t >= batch * out_height || c >= channels) return;
+    int n = t / out_height, y = t - n * out_height;
     int plane = height * width;
     size_t columns = (size_t)batch * plane;
     __global const float* image = cols + (size_t)n * plane;
+    __global float* row = out + ((size_t)n * channels + c) * out_height * out_width + (size_t)y * out_width;
+    float b = has_bias ? bias[c] : 0.0f;
     // Taps i = i0, i0 + s, … read input row v = (y + p - i) / s = v0, v0 - 1, …
     int i0 = (y + padding) % stride, v0 = (y + padding) / stride;
-    int j0 = (x + padding) % stride, u0 = (x + padding) / stride;
-    float acc = 0.0f;
-    for (int i = i0, v = v0; i < kernel_height; i += stride, --v) {
-        if (v < 0) break;
-        if (v >= height) continue;
-        for (int j = j0, u = u0; j < kernel_width; j += stride, --u) {
-            if (u < 0) break;
-            if (u >= width) continue;
-            acc += image[(size_t)((c * kernel_height + i) * kernel_width + j) * columns + v * width + u];
+    int j0 = padding % stride, u0 = padding / stride;  // for x = 0
+    for (int x = 0; x < out_width; ++x) {
+        float acc = 0.0f;
+        for (int i = i0, v = v0; i < kernel_height; i += stride, --v) {
+            if (v < 0) break;
+            if (v >= height) continue;
+            for (int j = j0, u = u0; j < kernel_width; j += stride, --u) {
+                if (u < 0) break;
+                if (u >= width) continue;
+                acc += image[(size_t)((c * kernel_height + i) * kernel_width + j) * columns + v * width + u];
+            }
         }
+        row[x] = activate(act, slope, acc + b);
+        if (++j0 == stride) { j0 = 0; ++u0; }
     }
-    out[((size_t)n * channels + c) * out_plane + q] = activate(act, slope, acc + (has_bias ? bias[c] : 0.0f));
 }
 
 // y[c] = scale * Σ_n Σ_q x[n, c, q], one work-item per channel, summed in a fixed order.

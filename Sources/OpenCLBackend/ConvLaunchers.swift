@@ -60,7 +60,7 @@ extension OpenCLBackend {
         try enqueue(.col2im, [.buffer(out), .buffer(cols), .buffer(bias ?? cols)] + (try ints("convTranspose2d", [
             output.batch, output.channels, input.height, input.width, kh, kw, g.stride, g.padding,
             output.height, output.width, bias == nil ? 0 : 1])) + [.int(act.kernelCode), .float(act.kernelSlope)],
-            global: [output.plane, output.channels, output.batch], local: [tiles.local1D, 1, 1])
+            global: [output.batch * output.height, output.channels], local: [tiles.local1D, 1])
     }
 
     /// rows[C, N·P] from images[N, C, P].
