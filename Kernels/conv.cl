@@ -4,16 +4,17 @@
 // col2im. Global sizes are rounded up, so each kernel guards its range.
 
 // cols[(c*kh + i)*kw + j, n*P + v*Wo + u] = x[n, c, v*s - p + i, u*s - p + j] (0 outside x),
-// P = Wo*Ho. One work-item per output row (t = n*Ho + v, patch row) copies its Wo values in a
-// loop: the zeros left and right of the image, and the strided run inside it. One work-item
-// per value made PoCL gather each load (with a division per item), 45% of a conv step.
+// P = Wo*Ho. One work-item per output row (image n, row v, patch row) copies its Wo values in
+// a loop: the zeros left and right of the image, and the strided run inside it. The range is
+// (v, n, patch row) with work-groups along n, so v and the patch row (and its c, i, j) are
+// the same across a work-group and no work-item divides. One work-item per value made PoCL
+// gather each load, with a division per item: 45% of a conv step.
 __kernel void im2col(__global float* cols, __global const float* x, int batch, int channels, int height, int width,
                      int kernel_height, int kernel_width, int stride, int padding, int out_height, int out_width) {
-    int t = get_global_id(0), row = get_global_id(1);
-    if (t >= batch * out_height || row >= channels * kernel_height * kernel_width) return;
-    int n = t / out_height, v = t - n * out_height;
+    int v = get_global_id(0), n = get_global_id(1), row = get_global_id(2);
     int j = row % kernel_width, i = (row / kernel_width) % kernel_height, c = row / (kernel_width * kernel_height);
-    __global float* out = cols + (size_t)row * batch * out_height * out_width + (size_t)t * out_width;
+    if (v >= out_height || n >= batch || row >= channels * kernel_height * kernel_width) return;
+    __global float* out = cols + (size_t)row * batch * out_height * out_width + ((size_t)n * out_height + v) * out_width;
     int y = v * stride - padding + i;
     if (y < 0 || y >= height) {
         for (int u = 0; u < out_width; ++u) out[u] = 0.0f;

@@ -49,7 +49,7 @@ extension OpenCLBackend {
         _ = try int(columns * input.channels * kh * kw, "im2col")  // the patches' element count, which the kernel indexes
         try enqueue(.im2col, [.buffer(cols), .buffer(x)] + (try ints("im2col", [input.batch, input.channels, input.height, input.width,
                                                                                  kh, kw, g.stride, g.padding, output.height, output.width])),
-                    global: [input.batch * output.height, input.channels * kh * kw], local: [tiles.local1D, 1])
+                    global: [output.height, input.batch, input.channels * kh * kw], local: [1, min(tiles.local1D, input.batch), 1])
     }
 
     /// The transposed convolution's output from its columns cols[C·kh·kw, N·H·W] (gather form,
