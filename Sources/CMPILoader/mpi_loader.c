@@ -15,7 +15,7 @@ typedef union { void *p; int i; } handle;   // a communicator, datatype, op or r
 static int loaded = 0, ompi = 0, rank_ = 0, size_ = 1;
 static handle comm_world, type_float, type_double, type_uint64, type_int, op_sum;
 static void *f_init_thread, *f_comm_rank, *f_comm_size, *f_isend, *f_irecv, *f_test, *f_ireduce_scatter_block,
-    *f_iallgather, *f_iallreduce, *f_ibarrier, *f_abort, *f_finalize, *f_get_library_version;
+    *f_iallgather, *f_iallreduce, *f_abort, *f_finalize, *f_get_library_version;
 
 // MPICH's mpi.h (4.0): MPI_COMM_WORLD, MPI_FLOAT, MPI_DOUBLE, MPI_UINT64_T, MPI_INT, MPI_SUM.
 enum { MPICH_COMM_WORLD = 0x44000000, MPICH_FLOAT = 0x4c00040a, MPICH_DOUBLE = 0x4c00080b,
@@ -29,7 +29,7 @@ int vae_mpi_load(const char *path, char *error, int error_size) {
         {&f_init_thread, "MPI_Init_thread"}, {&f_comm_rank, "MPI_Comm_rank"}, {&f_comm_size, "MPI_Comm_size"},
         {&f_isend, "MPI_Isend"}, {&f_irecv, "MPI_Irecv"}, {&f_test, "MPI_Test"},
         {&f_ireduce_scatter_block, "MPI_Ireduce_scatter_block"}, {&f_iallgather, "MPI_Iallgather"},
-        {&f_iallreduce, "MPI_Iallreduce"}, {&f_ibarrier, "MPI_Ibarrier"}, {&f_abort, "MPI_Abort"},
+        {&f_iallreduce, "MPI_Iallreduce"}, {&f_abort, "MPI_Abort"},
         {&f_finalize, "MPI_Finalize"}, {&f_get_library_version, "MPI_Get_library_version"},
     };
     for (size_t i = 0; i < sizeof functions / sizeof functions[0]; ++i) {
@@ -95,7 +95,6 @@ static int iallreduce(const void *s, void *r, int n, handle t, handle *q) {
                 (const void *, void *, int, int, int, int, int *),
                 (s, r, n, t.p, op_sum.p, comm_world.p, &q->p), (s, r, n, t.i, op_sum.i, comm_world.i, &q->i));
 }
-static int ibarrier(handle *q) { return PICK(f_ibarrier, (void *, void **), (int, int *), (comm_world.p, &q->p), (comm_world.i, &q->i)); }
 
 int vae_mpi_init(int *rank, int *size) {
     if (!loaded) return VAE_MPI_NOT_LOADED;
@@ -243,18 +242,6 @@ int vae_mpi_gather_u64(uint64_t value, uint64_t *all, double timeout_seconds, in
     handle request;
     int e = post_heartbeats(&h);
     if (!e) e = iallgather(&mine, 1, type_uint64, all, &request);
-    if (!e) e = wait_for(&request, &h, timeout_seconds, late_rank);
-    release(&h, e);
-    return e;
-}
-
-int vae_mpi_barrier(double timeout_seconds, int *late_rank) {
-    if (!loaded) return VAE_MPI_NOT_LOADED;
-    *late_rank = -1;
-    heartbeats h = {0};
-    handle request;
-    int e = post_heartbeats(&h);
-    if (!e) e = ibarrier(&request);
     if (!e) e = wait_for(&request, &h, timeout_seconds, late_rank);
     release(&h, e);
     return e;

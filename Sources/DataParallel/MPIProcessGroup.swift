@@ -144,12 +144,6 @@ public final class MPIProcessGroup: ProcessGroup {
         return all
     }
 
-    /// Waits until every rank has arrived (or the timeout ends the wait).
-    public func barrier(what: String) throws {
-        var late: Int32 = -1
-        try check(vae_mpi_barrier(timeout, &late), late: late, what: what)
-    }
-
     /// Ends every process of the job with `code` (after the caller printed why).
     public func abort(code: Int32 = 1) -> Never {
         vae_mpi_abort(code)

@@ -29,8 +29,6 @@ int vae_mpi_sum_floats(float *values, int64_t count, float scale, double timeout
 int vae_mpi_sum_doubles(double *values, int count, double timeout_seconds, int *late_rank);
 /// all[r] ← value of rank r, for every r (all has `size` entries).
 int vae_mpi_gather_u64(uint64_t value, uint64_t *all, double timeout_seconds, int *late_rank);
-/// Returns once every rank has called it, or on timeout.
-int vae_mpi_barrier(double timeout_seconds, int *late_rank);
 /// Ends every rank of the job (MPI_Abort on MPI_COMM_WORLD).
 void vae_mpi_abort(int code);
 int vae_mpi_finalize(void);
