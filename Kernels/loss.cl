@@ -8,7 +8,9 @@
 #define MIN_CALIBRATED_VARIANCE 1e-6f
 
 inline float pixel_loss(int likelihood, float sigma, float x, float l) {
-    if (likelihood == LIKELIHOOD_BERNOULLI) return fmax(l, 0.0f) + vlog1p(vexp(-fabs(l))) - x * l;
+    // max(l, 0) and |l| as selects: with the fmax and fabs builtins PoCL left the kernel
+    // scalar (one pixel at a time).
+    if (likelihood == LIKELIHOOD_BERNOULLI) return (l > 0.0f ? l : 0.0f) + vlog1p(vexp(l > 0.0f ? -l : l)) - x * l;
     float d = x - l;
     if (likelihood == LIKELIHOOD_CALIBRATED) return d * d;  // squared error; scaled once σ² is known
     return d * d / (2.0f * sigma * sigma) + vlog(sigma) + 0.91893853320467274f;
