@@ -1,5 +1,6 @@
 import ArgumentParser
 import CPUBackend
+import DataParallel
 import Engine
 import Foundation
 import OpenCLBackend
@@ -16,10 +17,25 @@ struct VAECommand: ParsableCommand {
         BLASKernels.restartWithPreferredKernels()
         Console.prepareProcess()
         let arguments = Console.arguments
+        refuseParallelLaunch(of: arguments.first)
         main(arguments)
         // A command whose result was printed nowhere did not do its job (a training run's
         // result is its checkpoint, so it still succeeds).
         if Console.lostOutput && arguments.first != "train" { Foundation.exit(1) }
+    }
+
+    /// Only `train` and `evaluate` run as one job of several MPI processes; any other command
+    /// started by `mpirun -np N` (N > 1) would run N times over the same outputs, so it stops
+    /// with a message instead (MPI is not loaded for that).
+    static func refuseParallelLaunch(of command: String?) {
+        guard let command, !["train", "evaluate"].contains(command), !command.hasPrefix("-") else { return }
+        do {
+            guard let launch = try MPILaunch.detect(), launch.size > 1 else { return }
+            Console.err("error: vae \(command) runs as one process (only train and evaluate run as an MPI job of several); start it without mpirun, or with -np 1 (this is rank \(launch.rank) of \(launch.size))\n")
+        } catch {
+            Console.err("error: \(error)\n")
+        }
+        Foundation.exit(1)
     }
 
     /// Runs a command body; a known error is printed as one message with exit code 1, no trace.

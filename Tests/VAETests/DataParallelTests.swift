@@ -76,6 +76,20 @@ func parameters(_ path: String) throws -> [String: [Float]] {
                                ["no MPI library could be loaded", "/nonexistent/libmpi.so"])
     }
 
+    /// Commands other than train and evaluate refuse to run as several MPI processes (they would
+    /// write the same outputs N times); with one process they run as always.
+    @Test func otherCommandsRefuseSeveralRanks() throws {
+        let dir = try temporaryDirectory()
+        let launcher = ["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_LOCAL_RANK": "1", "OMPI_COMM_WORLD_LOCAL_SIZE": "2"]
+        for command in [["sample", "--checkpoint", "run"], ["devices"], ["bench", "--peak-only"]] {
+            try expectCleanFailure(command, in: dir, environment: launcher, ["vae \(command[0]) runs as one process", "rank 1 of 2"])
+        }
+        let alone = try vae(["devices"], in: dir, environment: ["OMPI_COMM_WORLD_SIZE": "1", "OMPI_COMM_WORLD_RANK": "0"])
+        #expect(alone.status == 0, "\(alone.error)")
+        try expectCleanFailure(["devices"], in: dir, environment: ["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "x"],
+                               ["OMPI_COMM_WORLD_RANK is x"])
+    }
+
     @Test func sharesCoverTheRangeInWholeUnits() throws {
         final class Fake: ProcessGroup {
             let rank: Int, size: Int
