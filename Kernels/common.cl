@@ -84,7 +84,10 @@ inline float2 vsincos(float a) {
 inline float2 vsincos(float a) { return (float2)(sin(a), cos(a)); }
 #endif
 
-inline float activate(int act, float slope, float x) {
+// act(x) for an ACTIVATION_* code. Always inlined: PoCL builds with `inline` defined away, and
+// as a called function it cost one call per output element in the GEMM epilogues (perf:
+// 2–4.5% of PoCL steps as its own symbol); inlined, the conv step went 59 → 56 ms.
+__attribute__((always_inline)) inline float activate(int act, float slope, float x) {
     switch (act) {
     case ACTIVATION_RELU: return fmax(x, 0.0f);
     case ACTIVATION_LEAKY_RELU: return x > 0.0f ? x : slope * x;
