@@ -44,7 +44,7 @@ extension CPUBackend {
             for i in range {
                 let g = shard.globalRow(i / width) * width + i % width
                 let n = Philox.normals(seed: seed, step: step, sample: sample, block: UInt32(truncatingIfNeeded: g / 4))
-                f(i, [n.0, n.1, n.2, n.3][g % 4])
+                f(i, g % 4 == 0 ? n.0 : g % 4 == 1 ? n.1 : g % 4 == 2 ? n.2 : n.3)
             }
         }
     }
