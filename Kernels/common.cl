@@ -2,8 +2,9 @@
 // The codes ACTIVATION_* and LIKELIHOOD_* are build options generated from the Swift enums
 // (OpenCLBackend/KernelCodes.swift); kernels take them as `int act` / `int likelihood`.
 
-// Floats per vector register of the register tiles (matmul.cl) and of the column sums: 16 where the device has 512-bit registers
-// (AVX-512; PoCL compiles float8 to 256-bit registers there), else 8. TileConfiguration picks it.
+// Floats per vector register of the register tiles (matmul.cl) and of the column sums
+// (reduce_rows): 16 where the device has 512-bit registers (AVX-512; PoCL compiles float8 to
+// 256-bit registers there), else 8. TileConfiguration picks it.
 #ifndef REGISTER_WIDTH
 #define REGISTER_WIDTH 8
 #endif
