@@ -18,6 +18,16 @@
 #define vstoreR vstore8
 #endif
 
+// a·b + c. Fused (`fma`) where the device does it in hardware (CL_FP_FMA in its single-precision
+// configuration: the host then passes -DHARDWARE_FMA), else `mad`. PoCL compiles `mad` to a
+// multiply and an add (vmulps + vaddps, half the rate of the FMA units); with `fma` the
+// register-tile products on this AVX-512 host went from 0.65 to about 1.0× OpenBLAS.
+#ifdef HARDWARE_FMA
+#define mul_add fma
+#else
+#define mul_add mad
+#endif
+
 // exp and log for the hot per-pixel loops. With -DPOLY_MATH (set for CPU devices) they are
 // Cephes' polynomial forms, plain arithmetic that PoCL vectorizes across work-items; PoCL's
 // builtins are called one element at a time (measured: 7 ns per call, 100× an add). On GPUs
@@ -28,12 +38,12 @@ inline float vexp(float x) {
     float n = floor(x * 1.44269504088896341f + 0.5f);
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
-    p = mad(p, r, 1.3981999507e-3f);
-    p = mad(p, r, 8.3334519073e-3f);
-    p = mad(p, r, 4.1665795894e-2f);
-    p = mad(p, r, 1.6666665459e-1f);
-    p = mad(p, r, 5.0000001201e-1f);
-    float y = mad(p, r * r, r + 1.0f);
+    p = mul_add(p, r, 1.3981999507e-3f);
+    p = mul_add(p, r, 8.3334519073e-3f);
+    p = mul_add(p, r, 4.1665795894e-2f);
+    p = mul_add(p, r, 1.6666665459e-1f);
+    p = mul_add(p, r, 5.0000001201e-1f);
+    float y = mul_add(p, r * r, r + 1.0f);
     // 2ⁿ through the exponent bits; n ∈ [−126, 128] after the clamp, so scale in two halves.
     int k = (int)n;
     int k1 = k / 2, k2 = k - k1;
@@ -48,14 +58,14 @@ inline float vlog(float x) {
     if (m < 0.707106781186547524f) { e -= 1; m = m + m - 1.0f; } else { m = m - 1.0f; }
     float z = m * m;
     float p = 7.0376836292e-2f;
-    p = mad(p, m, -1.1514610310e-1f);
-    p = mad(p, m, 1.1676998740e-1f);
-    p = mad(p, m, -1.2420140846e-1f);
-    p = mad(p, m, 1.4249322787e-1f);
-    p = mad(p, m, -1.6668057665e-1f);
-    p = mad(p, m, 2.0000714765e-1f);
-    p = mad(p, m, -2.4999993993e-1f);
-    p = mad(p, m, 3.3333331174e-1f);
+    p = mul_add(p, m, -1.1514610310e-1f);
+    p = mul_add(p, m, 1.1676998740e-1f);
+    p = mul_add(p, m, -1.2420140846e-1f);
+    p = mul_add(p, m, 1.4249322787e-1f);
+    p = mul_add(p, m, -1.6668057665e-1f);
+    p = mul_add(p, m, 2.0000714765e-1f);
+    p = mul_add(p, m, -2.4999993993e-1f);
+    p = mul_add(p, m, 3.3333331174e-1f);
     float fe = (float)e;
     float y = p * m * z - 2.12194440e-4f * fe - 0.5f * z;
     return m + y + 0.693359375f * fe;
@@ -72,8 +82,8 @@ inline float2 vsincos(float a) {
     float q = floor(a * 0.636619772367581343f + 0.5f);
     float r = ((a - q * 1.5703125f) - q * 4.837512969970703125e-4f) - q * 7.54978995489188216e-8f;
     float z = r * r;
-    float s = mad(mad(mad(-1.9515295891e-4f, z, 8.3321608736e-3f), z, -1.6666654611e-1f), z * r, r);
-    float c = mad(mad(mad(2.443315711809948e-5f, z, -1.388731625493765e-3f), z, 4.166664568298827e-2f), z * z, 1.0f - 0.5f * z);
+    float s = mul_add(mul_add(mul_add(-1.9515295891e-4f, z, 8.3321608736e-3f), z, -1.6666654611e-1f), z * r, r);
+    float c = mul_add(mul_add(mul_add(2.443315711809948e-5f, z, -1.388731625493765e-3f), z, 4.166664568298827e-2f), z * z, 1.0f - 0.5f * z);
     int k = (int)q;
     float sine = (k & 1) ? c : s, cosine = (k & 1) ? s : c;
     return (float2)((k & 2) ? -sine : sine, ((k + 1) & 2) ? -cosine : cosine);

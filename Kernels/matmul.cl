@@ -49,7 +49,7 @@ inline void matmul_cols(__global float* C, __global const float* A, __global con
     // Element (row r0 + i, k) of op(A): A is [M, K] (row stride K) or [K, M] (row stride M).
     size_t a_row = trans_a ? 1 : (size_t)K, a_k = trans_a ? (size_t)M : 1;
     __global const float* a = A + (size_t)r0 * a_row;
-#define NN_ROW(i) { float ai = a[(i) * a_row]; lo##i = mad((floatR)(ai), b0, lo##i); hi##i = mad((floatR)(ai), b1, hi##i); }
+#define NN_ROW(i) { float ai = a[(i) * a_row]; lo##i = mul_add((floatR)(ai), b0, lo##i); hi##i = mul_add((floatR)(ai), b1, hi##i); }
 #pragma unroll 4
     for (int k = 0; k < K; ++k, a += a_k) {
         __global const float* b = B + (size_t)k * N + c0;
@@ -109,9 +109,9 @@ inline void dot_tile(__global float* C, __global const float* A, __global const 
     for (int k = 0; k < k8; k += REGISTER_WIDTH) {
         floatR a0 = vloadR(0, a0p + k), a1 = vloadR(0, a1p + k), a2 = vloadR(0, a2p + k);
         floatR b0 = vloadR(0, b0p + k), b1 = vloadR(0, b1p + k), b2 = vloadR(0, b2p + k), b3 = vloadR(0, b3p + k);
-        s00 = mad(a0, b0, s00); s01 = mad(a0, b1, s01); s02 = mad(a0, b2, s02); s03 = mad(a0, b3, s03);
-        s10 = mad(a1, b0, s10); s11 = mad(a1, b1, s11); s12 = mad(a1, b2, s12); s13 = mad(a1, b3, s13);
-        s20 = mad(a2, b0, s20); s21 = mad(a2, b1, s21); s22 = mad(a2, b2, s22); s23 = mad(a2, b3, s23);
+        s00 = mul_add(a0, b0, s00); s01 = mul_add(a0, b1, s01); s02 = mul_add(a0, b2, s02); s03 = mul_add(a0, b3, s03);
+        s10 = mul_add(a1, b0, s10); s11 = mul_add(a1, b1, s11); s12 = mul_add(a1, b2, s12); s13 = mul_add(a1, b3, s13);
+        s20 = mul_add(a2, b0, s20); s21 = mul_add(a2, b1, s21); s22 = mul_add(a2, b2, s22); s23 = mul_add(a2, b3, s23);
     }
     float sums[NT_ROWS][NT_COLS] = {
         {hsum(s00), hsum(s01), hsum(s02), hsum(s03)},
@@ -125,7 +125,7 @@ inline void dot_tile(__global float* C, __global const float* A, __global const 
             int c = c0 + j;
             if (c < col_start) continue;
             float s = sums[i][j];
-            for (int k = k8; k < K; ++k) s = mad(A[(size_t)r * K + k], B[(size_t)c * K + k], s);
+            for (int k = k8; k < K; ++k) s = mul_add(A[(size_t)r * K + k], B[(size_t)c * K + k], s);
             if (has_bias) s += bias[c];
             C[(size_t)r * N + c] = activate(act, slope, s);
         }
@@ -152,7 +152,7 @@ __kernel void matmul_generic(__global float* C, __global const float* A, __globa
     for (int k = 0; k < K; ++k) {
         float a = trans_a ? A[(size_t)k * M + i] : A[(size_t)i * K + k];
         float b = trans_b ? B[(size_t)j * K + k] : B[(size_t)k * N + j];
-        s = mad(a, b, s);
+        s = mul_add(a, b, s);
     }
     if (has_bias) s += bias[j];
     C[(size_t)i * N + j] = activate(act, slope, s);
@@ -265,7 +265,7 @@ void gemm_tiled(__global float* C, __global const float* A, __global const float
 #pragma unroll
             for (int i = 0; i < GEMM_WM; ++i)
 #pragma unroll
-                for (int j = 0; j < GEMM_WN; ++j) acc[i][j] = mad(a[i], b[j], acc[i][j]);
+                for (int j = 0; j < GEMM_WN; ++j) acc[i][j] = mul_add(a[i], b[j], acc[i][j]);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }

@@ -79,7 +79,7 @@ public final class OpenCLBackend: Backend {
         runtime = try CLContext(device: device.id)
         self.tiles = tiles
         var builder = ProgramBuilder(context: runtime.context, device: device)
-        program = try builder.build(options: tiles.buildOptions)
+        program = try builder.build(options: tiles.buildOptions(for: device))
         loadedCachedKernels = builder.usedCache
         kernelCacheNote = builder.cacheNote
     }
@@ -226,8 +226,9 @@ struct TileConfiguration {
     /// `-cl-denorms-are-zero`: denormal floats count as zero, as in the CPU backend (which sets
     /// FTZ/DAZ); without it PoCL slowed down epoch after epoch as Adam's moments decayed into
     /// denormals (default model: 2.3, 2.7, 3.0, 2.9 s per epoch; with it 2.3 s each, the same losses).
-    var buildOptions: String {
-        "-cl-mad-enable -cl-denorms-are-zero -DNN_ROWS=\(nnRows) -DREGISTER_WIDTH=\(registerWidth)" + (polynomialMath ? " -DPOLY_MATH" : "") + (gemmTiles.map { " " + $0.buildOptions } ?? "")
+    /// -DHARDWARE_FMA where the device fuses multiply-adds (Kernels/common.cl's `mul_add`).
+    func buildOptions(for device: OpenCLDevice) -> String {
+        (device.hasHardwareFMA ? "-DHARDWARE_FMA " : "") + "-cl-mad-enable -cl-denorms-are-zero -DNN_ROWS=\(nnRows) -DREGISTER_WIDTH=\(registerWidth)" + (polynomialMath ? " -DPOLY_MATH" : "") + (gemmTiles.map { " " + $0.buildOptions } ?? "")
             + " " + KernelCodes.buildOptions
     }
 }
@@ -242,9 +243,7 @@ struct GEMMTiles: Equatable {
     var workGroup: [Int] { [tn / wn, tm / wm] }
     /// Local memory of the two padded slices.
     var localBytes: Int { 4 * tk * (tm + 1 + tn + 1) }
-    /// `-cl-denorms-are-zero`: denormal floats count as zero, as in the CPU backend (which sets
-    /// FTZ/DAZ); without it PoCL slowed down epoch after epoch as Adam's moments decayed into
-    /// denormals (default model: 2.3, 2.7, 3.0, 2.9 s per epoch; with it 2.3 s each, the same losses).
+    /// The tile sizes as -D options of `gemm_tiled`.
     var buildOptions: String { "-DGEMM_TM=\(tm) -DGEMM_TN=\(tn) -DGEMM_TK=\(tk) -DGEMM_WM=\(wm) -DGEMM_WN=\(wn) -DGEMM_VW=\(vw)" }
 
     /// The largest of 64×64, 32×32 and 16×16 tiles (16 deep, 4×4 per work-item; 8 deep for the

@@ -22,6 +22,9 @@ public struct OpenCLDevice: Sendable, CustomStringConvertible {
     public let maxWorkGroupSize: Int
     /// CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT: the float vector width the device prefers.
     public let preferredVectorWidth: Int
+    /// CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG: the device fuses a·b + c in hardware, so the
+    /// kernels use `fma` (see `mul_add` in Kernels/common.cl).
+    public let hasHardwareFMA: Bool
     nonisolated(unsafe) let id: cl_device_id
     nonisolated(unsafe) let platform: cl_platform_id
 
@@ -34,7 +37,7 @@ public struct OpenCLDevice: Sendable, CustomStringConvertible {
         \(name) [\(typeName)] on \(platformName) (\(platformVersion))
             compute units \(computeUnits), global memory \(globalMemory >> 20) MiB, local memory \(localMemory >> 10) KiB, \
         max allocation \(maxAllocation >> 20) MiB, max work-group \(maxWorkGroupSize), preferred float vector \(preferredVectorWidth), \
-        \(openCLCVersion), driver \(driverVersion)
+        \(hasHardwareFMA ? "fused multiply-add, " : "")\(openCLCVersion), driver \(driverVersion)
         """
     }
 
@@ -93,6 +96,8 @@ public struct OpenCLDevice: Sendable, CustomStringConvertible {
         maxAllocation = try Self.value(id, cl_device_info(CL_DEVICE_MAX_MEM_ALLOC_SIZE))
         maxWorkGroupSize = Int(try Self.value(id, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE)) as Int)
         preferredVectorWidth = Int(try Self.value(id, cl_device_info(CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT)) as cl_uint)
+        let fp: cl_device_fp_config = try Self.value(id, cl_device_info(CL_DEVICE_SINGLE_FP_CONFIG))
+        hasHardwareFMA = fp & cl_device_fp_config(CL_FP_FMA) != 0
     }
 
     /// A string property through OpenCL's two-call pattern: ask the size, then the bytes.
