@@ -4,32 +4,38 @@
 // col2im. Global sizes are rounded up, so each kernel guards its range.
 
 // cols[(c*kh + i)*kw + j, n*P + v*Wo + u] = x[n, c, v*s - p + i, u*s - p + j] (0 outside x),
-// P = Wo*Ho. One work-item per output row (image n, row v, patch row) copies its Wo values in
-// a loop: the zeros left and right of the image, and the strided run inside it. The range is
-// (v, n, patch row) with work-groups along n, so v and the patch row (and its c, i, j) are
-// the same across a work-group and no work-item divides. One work-item per value made PoCL
-// gather each load, with a division per item: 45% of a conv step.
+// P = Wo*Ho. One work-item per `rows_per_item` output rows v of one image n and one patch row:
+// for each it writes the zeros left and right of the image and the strided run inside it. The
+// range is (v block, n, patch row) with work-groups along n, so the patch row (and its c, i, j)
+// is the same across a work-group and no work-item divides per value. CPU devices take whole
+// planes per work-item (PoCL's cost per work-item was most of this kernel's time with one row
+// each: 458,752 work-items of 7 values for a 32×14×14 input); GPUs one row (rows_per_item 1).
 __kernel void im2col(__global float* cols, __global const float* x, int batch, int channels, int height, int width,
-                     int kernel_height, int kernel_width, int stride, int padding, int out_height, int out_width) {
-    int v = get_global_id(0), n = get_global_id(1), row = get_global_id(2);
+                     int kernel_height, int kernel_width, int stride, int padding, int out_height, int out_width,
+                     int rows_per_item) {
+    int v0 = get_global_id(0) * rows_per_item, n = get_global_id(1), row = get_global_id(2);
     int j = row % kernel_width, i = (row / kernel_width) % kernel_height, c = row / (kernel_width * kernel_height);
-    if (v >= out_height || n >= batch || row >= channels * kernel_height * kernel_width) return;
-    __global float* out = cols + (size_t)row * batch * out_height * out_width + ((size_t)n * out_height + v) * out_width;
-    int y = v * stride - padding + i;
-    if (y < 0 || y >= height) {
-        for (int u = 0; u < out_width; ++u) out[u] = 0.0f;
-        return;
-    }
-    __global const float* in = x + ((size_t)(n * channels + c) * height + y) * width;
+    if (v0 >= out_height || n >= batch || row >= channels * kernel_height * kernel_width) return;
+    __global const float* in = x + (size_t)(n * channels + c) * height * width;
     // Columns u with 0 ≤ u*s - p + j < width: u in [first, last).
     int offset = j - padding;
     int first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
     int last = offset >= width ? 0 : min(out_width, (width - 1 - offset) / stride + 1);
     first = min(first, out_width);
     last = max(last, first);
-    for (int u = 0; u < first; ++u) out[u] = 0.0f;
-    for (int u = first; u < last; ++u) out[u] = in[u * stride + offset];
-    for (int u = last; u < out_width; ++u) out[u] = 0.0f;
+    int v_end = min(out_height, v0 + rows_per_item);
+    for (int v = v0; v < v_end; ++v) {
+        __global float* out = cols + (size_t)row * batch * out_height * out_width + ((size_t)n * out_height + v) * out_width;
+        int y = v * stride - padding + i;
+        if (y < 0 || y >= height) {
+            for (int u = 0; u < out_width; ++u) out[u] = 0.0f;
+            continue;
+        }
+        __global const float* line = in + (size_t)y * width;
+        for (int u = 0; u < first; ++u) out[u] = 0.0f;
+        for (int u = first; u < last; ++u) out[u] = line[u * stride + offset];
+        for (int u = last; u < out_width; ++u) out[u] = 0.0f;
+    }
 }
 
 // rows[c, n*P + q] = images[n, c, q]: the batch as one row per channel. Range (q, c, n).
@@ -53,35 +59,39 @@ __kernel void channel_rows_to_images(__global float* images, __global const floa
 // (i, j) order, the one column entry with v*s - p + i = y and u*s - p + j = x, then bias and
 // activation. cols is [C*kh*kw, N*H*W] over the input's H×W pixels. No atomics, fixed order.
 // Only the taps with i ≡ y + p and j ≡ x + p (mod s) are visited, in increasing order. One
-// work-item per output row (t = n*OH + y, c) walks its pixels, carrying (x + p) mod s and
-// (x + p) / s from pixel to pixel instead of dividing per pixel.
+// work-item per `rows_per_item` output rows of one (image, channel): range (t = n*blocks + row
+// block, c), whole planes on CPU devices and one row on GPUs (as im2col); along a row it
+// carries (x + p) mod s and (x + p) / s from pixel to pixel instead of dividing per pixel.
 __kernel void col2im(__global float* out, __global const float* cols, __global const float* bias,
                      int batch, int channels, int height, int width, int kernel_height, int kernel_width,
-                     int stride, int padding, int out_height, int out_width, int has_bias, int act, float slope) {
-    int t = get_global_id(0), c = get_global_id(1);
-    if (t >= batch * out_height || c >= channels) return;
-    int n = t / out_height, y = t - n * out_height;
+                     int stride, int padding, int out_height, int out_width, int has_bias, int act, float slope,
+                     int rows_per_item) {
+    int t = get_global_id(0), c = get_global_id(1), blocks = (out_height + rows_per_item - 1) / rows_per_item;
+    if (t >= batch * blocks || c >= channels) return;
+    int n = t / blocks, y0 = (t - n * blocks) * rows_per_item, y_end = min(out_height, y0 + rows_per_item);
     int plane = height * width;
     size_t columns = (size_t)batch * plane;
     __global const float* image = cols + (size_t)n * plane;
-    __global float* row = out + ((size_t)n * channels + c) * out_height * out_width + (size_t)y * out_width;
     float b = has_bias ? bias[c] : 0.0f;
-    // Taps i = i0, i0 + s, … read input row v = (y + p - i) / s = v0, v0 - 1, …
-    int i0 = (y + padding) % stride, v0 = (y + padding) / stride;
-    int j0 = padding % stride, u0 = padding / stride;  // for x = 0
-    for (int x = 0; x < out_width; ++x) {
-        float acc = 0.0f;
-        for (int i = i0, v = v0; i < kernel_height; i += stride, --v) {
-            if (v < 0) break;
-            if (v >= height) continue;
-            for (int j = j0, u = u0; j < kernel_width; j += stride, --u) {
-                if (u < 0) break;
-                if (u >= width) continue;
-                acc += image[(size_t)((c * kernel_height + i) * kernel_width + j) * columns + v * width + u];
+    for (int y = y0; y < y_end; ++y) {
+        __global float* row = out + ((size_t)n * channels + c) * out_height * out_width + (size_t)y * out_width;
+        // Taps i = i0, i0 + s, … read input row v = (y + p - i) / s = v0, v0 - 1, …
+        int i0 = (y + padding) % stride, v0 = (y + padding) / stride;
+        int j0 = padding % stride, u0 = padding / stride;  // for x = 0
+        for (int x = 0; x < out_width; ++x) {
+            float acc = 0.0f;
+            for (int i = i0, v = v0; i < kernel_height; i += stride, --v) {
+                if (v < 0) break;
+                if (v >= height) continue;
+                for (int j = j0, u = u0; j < kernel_width; j += stride, --u) {
+                    if (u < 0) break;
+                    if (u >= width) continue;
+                    acc += image[(size_t)((c * kernel_height + i) * kernel_width + j) * columns + v * width + u];
+                }
             }
+            row[x] = activate(act, slope, acc + b);
+            if (++j0 == stride) { j0 = 0; ++u0; }
         }
-        row[x] = activate(act, slope, acc + b);
-        if (++j0 == stride) { j0 = 0; ++u0; }
     }
 }
 

@@ -46,21 +46,25 @@ extension OpenCLBackend {
     func im2col(cols: CLBuffer, x: CLBuffer, _ input: ImageShape, kernelHeight kh: Int, kernelWidth kw: Int,
                 _ g: ConvolutionGeometry, output: ImageShape) throws(OpenCLError) {
         let columns = input.batch * output.plane
+        let rowsPerItem = tiles.gemmTiles == nil ? output.height : 1  // whole planes on CPU devices (see Kernels/conv.cl)
         _ = try int(columns * input.channels * kh * kw, "im2col")  // the patches' element count, which the kernel indexes
         try enqueue(.im2col, [.buffer(cols), .buffer(x)] + (try ints("im2col", [input.batch, input.channels, input.height, input.width,
-                                                                                 kh, kw, g.stride, g.padding, output.height, output.width])),
-                    global: [output.height, input.batch, input.channels * kh * kw], local: [1, min(tiles.local1D, input.batch), 1])
+                                                                                 kh, kw, g.stride, g.padding, output.height, output.width,
+                                                                                 rowsPerItem])),
+                    global: [(output.height + rowsPerItem - 1) / rowsPerItem, input.batch, input.channels * kh * kw],
+                    local: [1, min(tiles.local1D, input.batch), 1])
     }
 
     /// The transposed convolution's output from its columns cols[C·kh·kw, N·H·W] (gather form,
     /// fixed order), plus bias and activation.
     func col2im(out: CLBuffer, cols: CLBuffer, bias: CLBuffer?, _ act: Activation, input: ImageShape, kernelHeight kh: Int,
                 kernelWidth kw: Int, _ g: ConvolutionGeometry, output: ImageShape) throws(OpenCLError) {
+        let rowsPerItem = tiles.gemmTiles == nil ? output.height : 1  // whole planes on CPU devices (see Kernels/conv.cl)
         _ = try int(output.batch * output.channels * output.plane, "convTranspose2d")
         try enqueue(.col2im, [.buffer(out), .buffer(cols), .buffer(bias ?? cols)] + (try ints("convTranspose2d", [
             output.batch, output.channels, input.height, input.width, kh, kw, g.stride, g.padding,
-            output.height, output.width, bias == nil ? 0 : 1])) + [.int(act.kernelCode), .float(act.kernelSlope)],
-            global: [output.batch * output.height, output.channels], local: [tiles.local1D, 1])
+            output.height, output.width, bias == nil ? 0 : 1])) + [.int(act.kernelCode), .float(act.kernelSlope), .int(Int32(rowsPerItem))],
+            global: [output.batch * ((output.height + rowsPerItem - 1) / rowsPerItem), output.channels], local: [tiles.local1D, 1])
     }
 
     /// rows[C, N·P] from images[N, C, P].
