@@ -18,6 +18,17 @@
 #define vstoreR vstore8
 #endif
 
+// The sum of a vector's lanes, pairwise.
+inline float hsum(floatR v) {
+#if REGISTER_WIDTH == 16
+    float8 e = v.lo + v.hi;
+#else
+    float8 e = v;
+#endif
+    float4 s = e.lo + e.hi;
+    return (s.x + s.y) + (s.z + s.w);
+}
+
 // a·b + c. Fused (`fma`) where the device does it in hardware (CL_FP_FMA in its single-precision
 // configuration: the host then passes -DHARDWARE_FMA), else `mad`. PoCL compiles `mad` to a
 // multiply and an add (vmulps + vaddps, half the rate of the FMA units); with `fma` the

@@ -76,16 +76,6 @@ __kernel void matmul_tn(__global float* C, __global const float* A, __global con
     matmul_cols(C, A, B, M, N, K, 1);
 }
 
-inline float hsum(floatR v) {
-#if REGISTER_WIDTH == 16
-    float8 e = v.lo + v.hi;
-#else
-    float8 e = v;
-#endif
-    float4 s = e.lo + e.hi;
-    return (s.x + s.y) + (s.z + s.w);
-}
-
 // NT_ROWS rows of A against NT_COLS rows of B: dot products along K in REGISTER_WIDTH lanes,
 // summed at the end, then bias and activation when `has_bias` / `act` ask for them.
 inline void dot_tile(__global float* C, __global const float* A, __global const float* B, __global const float* bias,

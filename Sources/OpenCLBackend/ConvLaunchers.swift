@@ -67,21 +67,29 @@ extension OpenCLBackend {
             global: [output.batch * ((output.height + rowsPerItem - 1) / rowsPerItem), output.channels], local: [tiles.local1D, 1])
     }
 
+    /// Values per work-item of the data-moving conv kernels along a plane of `plane` values:
+    /// all of it on CPU devices (PoCL's cost per work-item outweighed the copy itself), one on
+    /// GPUs, whose neighbouring work-items should touch neighbouring values.
+    private func planePerItem(_ plane: Int) -> Int { tiles.gemmTiles == nil ? plane : 1 }
+
     /// rows[C, N·P] from images[N, C, P].
     func images_to_channel_rows(rows: CLBuffer, images: CLBuffer, batch: Int, channels: Int, plane: Int) throws(OpenCLError) {
         _ = try int(batch * channels * plane, "images_to_channel_rows")
-        try enqueue(.images_to_channel_rows, [.buffer(rows), .buffer(images)] + (try ints("images_to_channel_rows", [batch, channels, plane])),
-                    global: [plane, channels, batch], local: [tiles.local1D, 1, 1])
+        let perItem = planePerItem(plane)
+        try enqueue(.images_to_channel_rows, [.buffer(rows), .buffer(images)]
+                    + (try ints("images_to_channel_rows", [batch, channels, plane, perItem])),
+                    global: [(plane + perItem - 1) / perItem, channels, batch], local: [perItem == 1 ? tiles.local1D : 1, 1, 1])
     }
 
     /// images[N, C, P] = act(rows[C, N·P] + bias[C]).
     func channel_rows_to_images(images: CLBuffer, rows: CLBuffer, bias: CLBuffer?, _ act: Activation,
                                 batch: Int, channels: Int, plane: Int) throws(OpenCLError) {
         _ = try int(batch * channels * plane, "channel_rows_to_images")
+        let perItem = planePerItem(plane)
         try enqueue(.channel_rows_to_images, [.buffer(images), .buffer(rows), .buffer(bias ?? rows)]
                     + (try ints("channel_rows_to_images", [batch, channels, plane]))
-                    + [.int(bias == nil ? 0 : 1), .int(act.kernelCode), .float(act.kernelSlope)],
-                    global: [plane, channels, batch], local: [tiles.local1D, 1, 1])
+                    + [.int(bias == nil ? 0 : 1), .int(act.kernelCode), .float(act.kernelSlope), .int(Int32(perItem))],
+                    global: [(plane + perItem - 1) / perItem, channels, batch], local: [perItem == 1 ? tiles.local1D : 1, 1, 1])
     }
 
     /// y[C] = Σ (or the mean) of x[N, C, H, W] over everything but the channel.

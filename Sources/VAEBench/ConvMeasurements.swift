@@ -35,6 +35,7 @@ public enum ConvMeasurements {
         say("conv training step 1×28×28-32-64-256-20, batch 128: \(format(step.median * 1e3)) ms, \(Int(samples)) samples/s, "
             + "\(format(samples * flops / 1e9)) GFLOP/s = \(format(100 * samples * flops / 1e9 / peak))% of peak (\(format(flops / 1e6)) MFLOP per sample); "
             + "an epoch of 60000: \(format(468 * step.median)) s")
+        if !quick { reportOpProfile(try profileTrainingStep(on: backend, runs: 5, model: model), say: say) }
     }
 
     static func format(_ v: Double, digits: Int = 1) -> String {

@@ -131,6 +131,17 @@ public func profileTrainingStep(on backend: any Backend, batch: Int = 128, runs:
     return try trainer.profileStep(runs: runs)
 }
 
+/// Prints the 12 op kinds that take longest in `ops` (from `profileTrainingStep`), with counts,
+/// times and shares of the step.
+func reportOpProfile(_ ops: [OpTime], say: (String) -> Void) {
+    let total = ops.map(\.seconds).reduce(0, +)
+    say(String(format: "the step op by op (a wait after each op: %.2f ms in all):", total * 1e3))
+    for t in ops.prefix(12) {
+        let name = t.name.count < 40 ? t.name.padding(toLength: 40, withPad: " ", startingAt: 0) : t.name
+        say("  " + name + String(format: " %3d × %8.1f µs  %5.1f%%", t.count, t.seconds * 1e6, 100 * t.seconds / total))
+    }
+}
+
 /// Seconds per example of the importance-weighted −log p(x) with `samples` draws (default VAE,
 /// freshly initialized), beside the time its decoder products alone take on `reference`
 /// (OpenBLAS): the draws are rows of one batch of `InferenceSession`'s chunk size, so the

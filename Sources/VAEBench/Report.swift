@@ -66,13 +66,7 @@ public struct BenchReport {
         say(String(format: "training step 784-400-20, batch 128: %.2f ms, %.0f samples/s, %.1f GFLOP/s = %.0f%% of peak (%.2f MFLOP per sample)",
                     step.median * 1e3, samples, samples * flops / 1e9, 100 * samples * flops / 1e9 / peak, flops / 1e6))
         say(String(format: "an epoch of 60000 examples: %.1f s", 468 * step.median))
-        let ops = try profileTrainingStep(on: backend, runs: quick ? 5 : 20)
-        let opsTotal = ops.map(\.seconds).reduce(0, +)
-        say(String(format: "the step op by op (a wait after each op: %.2f ms in all):", opsTotal * 1e3))
-        for t in ops.prefix(12) {
-            let name = t.name.count < 40 ? t.name.padding(toLength: 40, withPad: " ", startingAt: 0) : t.name
-            say("  " + name + String(format: " %3d × %8.1f µs  %5.1f%%", t.count, t.seconds * 1e6, 100 * t.seconds / opsTotal))
-        }
+        reportOpProfile(try profileTrainingStep(on: backend, runs: quick ? 5 : 20), say: say)
         let iwae = try measureImportanceWeighted(on: backend, reference: reference)
         say(String(format: "importance-weighted −log p(x), K = 5000: %.1f ms per example (10,000 examples: %.0f s); its decoder products on OpenBLAS alone: %.1f ms (%.2f× that)",
                    iwae.perExample.median * 1e3, iwae.perExample.median * 1e4, iwae.gemmBound * 1e3, iwae.perExample.median / iwae.gemmBound))
