@@ -36,11 +36,19 @@ inline void store_cols(__global float* c, floatR lo, floatR hi, int skip, int co
 // C tile of NN_ROWS × NN_COLS at the work-item's position; `trans_a` selects A[K,M] storage.
 // A narrow product (REGISTER_WIDTH ≤ N < NN_COLS) takes tiles of one vector per row: `hi`
 // then repeats `lo`'s columns (in bounds, no branch in the loop) and is not stored.
+// Global dimension 0 walks the column tiles, or the row tiles when `rows_first` (the host picks
+// the order in which the operand swept again and again is the one that stays in cache; see
+// MatmulLaunchers.swift). Dimension 2 splits K: work-item z sums k in [z·k_chunk, (z+1)·k_chunk)
+// into C + z·M·N (partial products that sum_partials adds up), so a long K is walked in pieces
+// whose operands stay in cache; with one piece (k_chunk ≥ K) C is the product itself.
 inline void matmul_cols(__global float* C, __global const float* A, __global const float* B,
-                       int M, int N, int K, int trans_a) {
+                       int M, int N, int K, int trans_a, int k_chunk, int rows_first) {
     int cols = N < NN_COLS ? REGISTER_WIDTH : NN_COLS, second = cols == NN_COLS ? REGISTER_WIDTH : 0;
-    int row_start = get_global_id(1) * NN_ROWS, col_start = get_global_id(0) * cols;
-    if (row_start >= M || col_start >= N) return;
+    int row_tile = get_global_id(rows_first ? 0 : 1), col_tile = get_global_id(rows_first ? 1 : 0);
+    int row_start = row_tile * NN_ROWS, col_start = col_tile * cols;
+    int k_begin = get_global_id(2) * k_chunk, k_end = min(K, k_begin + k_chunk);
+    if (row_start >= M || col_start >= N || k_begin >= K) return;
+    C += (size_t)get_global_id(2) * M * N;
     int r0 = min(row_start, M - NN_ROWS), c0 = min(col_start, N - cols);
     floatR lo0 = 0.0f, hi0 = 0.0f, lo1 = 0.0f, hi1 = 0.0f, lo2 = 0.0f, hi2 = 0.0f, lo3 = 0.0f, hi3 = 0.0f;
 #if NN_ROWS > 4
@@ -48,10 +56,10 @@ inline void matmul_cols(__global float* C, __global const float* A, __global con
 #endif
     // Element (row r0 + i, k) of op(A): A is [M, K] (row stride K) or [K, M] (row stride M).
     size_t a_row = trans_a ? 1 : (size_t)K, a_k = trans_a ? (size_t)M : 1;
-    __global const float* a = A + (size_t)r0 * a_row;
+    __global const float* a = A + (size_t)r0 * a_row + (size_t)k_begin * a_k;
 #define NN_ROW(i) { float ai = a[(i) * a_row]; lo##i = mul_add((floatR)(ai), b0, lo##i); hi##i = mul_add((floatR)(ai), b1, hi##i); }
 #pragma unroll 4
-    for (int k = 0; k < K; ++k, a += a_k) {
+    for (int k = k_begin; k < k_end; ++k, a += a_k) {
         __global const float* b = B + (size_t)k * N + c0;
         floatR b0 = vloadR(0, b), b1 = vloadR(0, b + second);
         NN_ROW(0) NN_ROW(1) NN_ROW(2) NN_ROW(3)
@@ -68,33 +76,38 @@ inline void matmul_cols(__global float* C, __global const float* A, __global con
 #undef NN_STORE
 }
 
-__kernel void matmul_nn(__global float* C, __global const float* A, __global const float* B, int M, int N, int K) {
-    matmul_cols(C, A, B, M, N, K, 0);
+__kernel void matmul_nn(__global float* C, __global const float* A, __global const float* B, int M, int N, int K,
+                        int k_chunk, int rows_first) {
+    matmul_cols(C, A, B, M, N, K, 0, k_chunk, rows_first);
 }
 
-__kernel void matmul_tn(__global float* C, __global const float* A, __global const float* B, int M, int N, int K) {
-    matmul_cols(C, A, B, M, N, K, 1);
+__kernel void matmul_tn(__global float* C, __global const float* A, __global const float* B, int M, int N, int K,
+                        int k_chunk, int rows_first) {
+    matmul_cols(C, A, B, M, N, K, 1, k_chunk, rows_first);
 }
 
 // NT_ROWS rows of A against NT_COLS rows of B: dot products along K in REGISTER_WIDTH lanes,
 // summed at the end, then bias and activation when `has_bias` / `act` ask for them.
+// Dimension 2 splits K as in matmul_cols (partial products at C + z·M·N).
 inline void dot_tile(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
-                     int M, int N, int K, int has_bias, int act, float slope) {
+                     int M, int N, int K, int k_chunk, int has_bias, int act, float slope) {
     // Dimension 0 walks the rows of A: neighbouring work-groups share the same rows of B, so B
     // (the larger operand, the weights) is streamed from memory once while A stays in cache.
     int row_start = get_global_id(0) * NT_ROWS, col_start = get_global_id(1) * NT_COLS;
-    if (row_start >= M || col_start >= N) return;
+    int k_begin = get_global_id(2) * k_chunk, k_end = min(K, k_begin + k_chunk);
+    if (row_start >= M || col_start >= N || k_begin >= K) return;
+    C += (size_t)get_global_id(2) * M * N;
     int r0 = min(row_start, M - NT_ROWS), c0 = min(col_start, N - NT_COLS);
-    __global const float* a0p = A + (size_t)r0 * K;
+    __global const float* a0p = A + (size_t)r0 * K + k_begin;
     __global const float* a1p = a0p + K;
     __global const float* a2p = a1p + K;
-    __global const float* b0p = B + (size_t)c0 * K;
+    __global const float* b0p = B + (size_t)c0 * K + k_begin;
     __global const float* b1p = b0p + K;
     __global const float* b2p = b1p + K;
     __global const float* b3p = b2p + K;
     floatR s00 = 0.0f, s01 = 0.0f, s02 = 0.0f, s03 = 0.0f, s10 = 0.0f, s11 = 0.0f, s12 = 0.0f, s13 = 0.0f;
     floatR s20 = 0.0f, s21 = 0.0f, s22 = 0.0f, s23 = 0.0f;
-    int k8 = K & ~(REGISTER_WIDTH - 1);
+    int k8 = (k_end - k_begin) & ~(REGISTER_WIDTH - 1);
 #pragma unroll 2
     for (int k = 0; k < k8; k += REGISTER_WIDTH) {
         floatR a0 = vloadR(0, a0p + k), a1 = vloadR(0, a1p + k), a2 = vloadR(0, a2p + k);
@@ -115,21 +128,33 @@ inline void dot_tile(__global float* C, __global const float* A, __global const 
             int c = c0 + j;
             if (c < col_start) continue;
             float s = sums[i][j];
-            for (int k = k8; k < K; ++k) s = mul_add(A[(size_t)r * K + k], B[(size_t)c * K + k], s);
+            for (int k = k_begin + k8; k < k_end; ++k) s = mul_add(A[(size_t)r * K + k], B[(size_t)c * K + k], s);
             if (has_bias) s += bias[c];
             C[(size_t)r * N + c] = activate(act, slope, s);
         }
     }
 }
 
-__kernel void matmul_nt(__global float* C, __global const float* A, __global const float* B, int M, int N, int K) {
-    dot_tile(C, A, B, A, M, N, K, 0, ACTIVATION_IDENTITY, 0.0f);
+__kernel void matmul_nt(__global float* C, __global const float* A, __global const float* B, int M, int N, int K, int k_chunk) {
+    dot_tile(C, A, B, A, M, N, K, k_chunk, 0, ACTIVATION_IDENTITY, 0.0f);
 }
 
-// The fused layer: C = act(A·Wᵀ + bias), `act` an ACTIVATION_* code.
+// The fused layer: C = act(A·Wᵀ + bias), `act` an ACTIVATION_* code (K in one piece).
 __kernel void linear_nt(__global float* C, __global const float* A, __global const float* W, __global const float* bias,
                         int M, int N, int K, int act, float slope) {
-    dot_tile(C, A, W, bias, M, N, K, 1, act, slope);
+    dot_tile(C, A, W, bias, M, N, K, K, 1, act, slope);
+}
+
+// C[M, N] = act(Σ_z partials[z, M, N] + bias[N]), z in increasing order: the pieces of a
+// product split along K (matmul_cols, dot_tile). One work-item per element.
+__kernel void sum_partials(__global float* C, __global const float* partials, __global const float* bias,
+                           int M, int N, int pieces, int has_bias, int act, float slope) {
+    int j = get_global_id(0), i = get_global_id(1);
+    if (i >= M || j >= N) return;
+    size_t e = (size_t)i * N + j, stride = (size_t)M * N;
+    float s = partials[e];
+    for (int z = 1; z < pieces; ++z) s += partials[e + z * stride];
+    C[e] = activate(act, slope, s + (has_bias ? bias[j] : 0.0f));
 }
 
 // One element of C per work-item (global id 0 = column, 1 = row), any transposes, optional bias

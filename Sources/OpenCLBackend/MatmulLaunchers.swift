@@ -12,40 +12,93 @@ extension OpenCLBackend {
             return try gemm_tiled(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
                                   activation: activation, tiles: t)
         }
+        let split = KSplit(k: k)
+        // With K in several pieces the kernels write partial products and sum_partials adds
+        // them up (and the bias and activation); else they write C.
+        let out = split.pieces > 1 ? try scratchBuffer(slot: Self.partialsSlot, bytes: split.pieces * m * n * 4) : c
         switch (transposeA, transposeB) {
         case (false, true) where m >= 3 && n >= 4:
-            if let bias {
-                try linear_nt(c: c, a: a, w: b, bias: bias, m: m, n: n, k: k, activation: activation)
-            } else {
-                try matmul_nt(c: c, a: a, b: b, m: m, n: n, k: k)
+            if let bias, split.pieces == 1 {
+                return try linear_nt(c: c, a: a, w: b, bias: bias, m: m, n: n, k: k, activation: activation)
             }
-        case (false, false) where m >= tiles.nnRows && n >= tiles.registerWidth && bias == nil:
-            try matmul_nn(c: c, a: a, b: b, m: m, n: n, k: k)
-        case (true, false) where m >= tiles.nnRows && n >= tiles.registerWidth && bias == nil:
-            try matmul_tn(c: c, a: a, b: b, m: m, n: n, k: k)
+            try matmul_nt(c: out, a: a, b: b, m: m, n: n, k: k, split: split)
+        case (false, false) where m >= tiles.nnRows && n >= tiles.registerWidth && (bias == nil || split.pieces > 1):
+            try matmul_nn(c: out, a: a, b: b, m: m, n: n, k: k, split: split)
+        case (true, false) where m >= tiles.nnRows && n >= tiles.registerWidth && (bias == nil || split.pieces > 1):
+            try matmul_tn(c: out, a: a, b: b, m: m, n: n, k: k, split: split)
         default:
-            try matmul_generic(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
-                               activation: activation)
+            return try matmul_generic(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                                      activation: activation)
+        }
+        if split.pieces > 1 { try sum_partials(c: c, partials: out, bias: bias, m: m, n: n, pieces: split.pieces, activation: activation) }
+    }
+
+    /// Scratch slot of the partial products of a product split along K (the convolutions use
+    /// slots 1 and 2 around their products).
+    private static let partialsSlot = 3
+
+    /// How the register-tiled products walk K: in pieces of `chunk` when K is long, so the
+    /// operands of one piece stay in the core's caches while every tile of C passes over them
+    /// (a conv weight gradient has K = N·H·W = 6,272 or 25,088; the conv VAE's dense layers 3,136).
+    struct KSplit {
+        let chunk: Int, pieces: Int
+        /// About this many k per piece (measured on PoCL, conv step: 512 → 33.8 ms, 1024 → 31.2,
+        /// 2048 → 34.0, K whole → 34.5; medians of three interleaved runs).
+        static let chunkLength = 1024
+        /// K in one piece below twice `chunkLength`, else in pieces of equal length (a multiple of 16).
+        init(k: Int) {
+            guard k >= 2 * Self.chunkLength else {
+                (chunk, pieces) = (k, 1)
+                return
+            }
+            let wanted = (k + Self.chunkLength / 2) / Self.chunkLength
+            chunk = ((k + wanted - 1) / wanted + 15) / 16 * 16
+            pieces = (k + chunk - 1) / chunk
         }
     }
 
     /// C[M, N] = A[M, K]·B[K, N], NN_ROWS × NN_COLS register tiles (one vector wide when N is
     /// narrower than two); M ≥ `tiles.nnRows`, N ≥ `tiles.registerWidth`.
-    func matmul_nn(c: CLBuffer, a: CLBuffer, b: CLBuffer, m: Int, n: Int, k: Int) throws(OpenCLError) {
-        try enqueue(.matmul_nn, [.buffer(c), .buffer(a), .buffer(b)] + (try ints("matmul_nn", [m, n, k])),
-                    global: [tiles.nnTiles(columns: n), (m + tiles.nnRows - 1) / tiles.nnRows], local: tiles.local2D)
+    /// C[M, N] = A[M, K]·B[K, N], NN_ROWS × NN_COLS register tiles (one vector wide when N is
+    /// narrower than two); M ≥ `tiles.nnRows`, N ≥ `tiles.registerWidth`. With K in pieces,
+    /// C holds `split.pieces` partial products [M, N].
+    func matmul_nn(c: CLBuffer, a: CLBuffer, b: CLBuffer, m: Int, n: Int, k: Int, split: KSplit) throws(OpenCLError) {
+        try enqueue(.matmul_nn, [.buffer(c), .buffer(a), .buffer(b)] + (try ints("matmul_nn", [m, n, k, split.chunk, rowsFirst(m: m, n: n)])),
+                    global: registerTiles(m: m, n: n, split: split), local: registerTileGroup(m: m, n: n))
     }
 
     /// C[M, N] = A[K, M]ᵀ·B[K, N], the same tiles as `matmul_nn`.
-    func matmul_tn(c: CLBuffer, a: CLBuffer, b: CLBuffer, m: Int, n: Int, k: Int) throws(OpenCLError) {
-        try enqueue(.matmul_tn, [.buffer(c), .buffer(a), .buffer(b)] + (try ints("matmul_tn", [m, n, k])),
-                    global: [tiles.nnTiles(columns: n), (m + tiles.nnRows - 1) / tiles.nnRows], local: tiles.local2D)
+    func matmul_tn(c: CLBuffer, a: CLBuffer, b: CLBuffer, m: Int, n: Int, k: Int, split: KSplit) throws(OpenCLError) {
+        try enqueue(.matmul_tn, [.buffer(c), .buffer(a), .buffer(b)] + (try ints("matmul_tn", [m, n, k, split.chunk, rowsFirst(m: m, n: n)])),
+                    global: registerTiles(m: m, n: n, split: split), local: registerTileGroup(m: m, n: n))
     }
 
-    /// C[M, N] = A[M, K]·B[N, K]ᵀ, 3 × 4 dot-product tiles; M ≥ 3, N ≥ 4.
-    func matmul_nt(c: CLBuffer, a: CLBuffer, b: CLBuffer, m: Int, n: Int, k: Int) throws(OpenCLError) {
-        try enqueue(.matmul_nt, [.buffer(c), .buffer(a), .buffer(b)] + (try ints("matmul_nt", [m, n, k])),
-                    global: [(m + 2) / 3, (n + 3) / 4], local: ntLocal)
+    /// The NN/TN kernels' order of tiles (`rows_first` in matmul.cl): row tiles first when B is
+    /// the larger operand, so each B column slab stays in cache while A passes.
+    private func rowsFirst(m: Int, n: Int) -> Int { n > m ? 1 : 0 }
+
+    private func registerTiles(m: Int, n: Int, split: KSplit) -> [Int] {
+        let rows = (m + tiles.nnRows - 1) / tiles.nnRows, cols = tiles.nnTiles(columns: n)
+        return rowsFirst(m: m, n: n) == 1 ? [rows, cols, split.pieces] : [cols, rows, split.pieces]
+    }
+
+    private func registerTileGroup(m: Int, n: Int) -> [Int] {
+        rowsFirst(m: m, n: n) == 1 ? [tiles.local2D[1], tiles.local2D[0], 1] : tiles.local2D + [1]
+    }
+
+    /// C[M, N] = A[M, K]·B[N, K]ᵀ, 3 × 4 dot-product tiles; M ≥ 3, N ≥ 4; K in `split.pieces`
+    /// partial products as `matmul_nn`.
+    func matmul_nt(c: CLBuffer, a: CLBuffer, b: CLBuffer, m: Int, n: Int, k: Int, split: KSplit) throws(OpenCLError) {
+        try enqueue(.matmul_nt, [.buffer(c), .buffer(a), .buffer(b)] + (try ints("matmul_nt", [m, n, k, split.chunk])),
+                    global: [(m + 2) / 3, (n + 3) / 4, split.pieces], local: ntLocal + [1])
+    }
+
+    /// C[M, N] = act(Σ partials[z, M, N] + bias[N]) over the `pieces` of a product split along K.
+    func sum_partials(c: CLBuffer, partials: CLBuffer, bias: CLBuffer?, m: Int, n: Int, pieces: Int,
+                      activation: Activation) throws(OpenCLError) {
+        try enqueue(.sum_partials, [.buffer(c), .buffer(partials), .buffer(bias ?? partials)]
+                    + (try ints("sum_partials", [m, n, pieces, bias == nil ? 0 : 1])) + [.int(activation.kernelCode), .float(activation.kernelSlope)],
+                    global: [n, m], local: [tiles.local1D, 1])
     }
 
     /// C[M, N] = act(A[M, K]·W[N, K]ᵀ + bias[N]), the fused layer, tiled as `matmul_nt`.

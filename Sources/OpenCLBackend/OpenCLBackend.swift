@@ -92,7 +92,10 @@ public final class OpenCLBackend: Backend {
 
     // MARK: Memory
 
-    public func allocate(bytes: Int) throws -> any DeviceBuffer {
+    public func allocate(bytes: Int) throws -> any DeviceBuffer { try buffer(bytes: bytes) }
+
+    /// A new device buffer of at least `bytes` (4 or more), NaN-filled with SWIFT_VAE_POISON_BUFFERS.
+    func buffer(bytes: Int) throws(OpenCLError) -> CLBuffer {
         var status: cl_int = 0
         let size = max(bytes, 4)
         guard let mem = clCreateBuffer(runtime.context, cl_mem_flags(CL_MEM_READ_WRITE), size, nil, &status), status == CL_SUCCESS else {
@@ -135,9 +138,9 @@ public final class OpenCLBackend: Backend {
 
     /// Scratch buffer `slot` of at least `bytes`, reused by successive ops (the queue is in
     /// order; a replaced buffer is released by OpenCL only after the work that uses it).
-    func scratchBuffer(slot: Int = 0, bytes: Int) throws -> CLBuffer {
+    func scratchBuffer(slot: Int = 0, bytes: Int) throws(OpenCLError) -> CLBuffer {
         if let s = scratch[slot], s.byteCount >= bytes { return s }
-        let fresh = try clBuffer(try allocate(bytes: bytes))
+        let fresh = try buffer(bytes: bytes)
         scratch[slot] = fresh
         return fresh
     }

@@ -14,6 +14,7 @@ import Testing
             var shapes: [(Int, Int, Int)] = []
             for m in Self.sizes { for n in Self.sizes { for k in [1, 7, 129] { shapes.append((m, n, k)) } } }
             shapes += [(128, 400, 784), (128, 784, 400), (128, 20, 400), (784, 400, 128), (6, 16, 9), (5, 15, 3), (7, 31, 17), (6, 8, 5)]
+            shapes += [(7, 33, 2049), (33, 7, 3137), (129, 40, 2100)]  // K split into pieces (KSplit), both tile orders
             for (m, n, k) in shapes {
                 let a = TensorSpec(ta ? Shape(k, m) : Shape(m, k)), b = TensorSpec(tb ? Shape(n, k) : Shape(k, n))
                 try parity.check(.matmul(transposeA: ta, transposeB: tb),
@@ -25,7 +26,8 @@ import Testing
     @Test(arguments: Activation.all)
     func linearMatchesCPU(_ act: Activation) throws {
         for parity in try Parity.everyDevice() {
-            for (m, n, k) in [(1, 1, 1), (7, 33, 129), (129, 7, 33), (33, 129, 7), (2, 3, 784), (128, 400, 784), (128, 20, 400)] {
+            for (m, n, k) in [(1, 1, 1), (7, 33, 129), (129, 7, 33), (33, 129, 7), (2, 3, 784), (128, 400, 784), (128, 20, 400),
+                              (7, 33, 3137), (5, 2, 2049)] {
                 let x = TensorSpec(Shape(m, k)), w = TensorSpec(Shape(n, k)), b = TensorSpec(Shape(n))
                 try parity.check(.linear(activation: act), [(x, Parity.values(x.count, stream: 1)), (w, Parity.values(w.count, stream: 2, bound: 0.2)),
                                                             (b, Parity.values(n, stream: 3))])
@@ -182,6 +184,17 @@ import Testing
 }
 
 @Suite struct GEMMTileTests {
+    /// A long K is walked in pieces of about 1024 of equal length, each a multiple of 16, and
+    /// none empty; a short one whole.
+    @Test func longProductsSplitK() {
+        for k in [1, 7, 2047, 2048, 3136, 6272, 25_088, 100_003] {
+            let s = OpenCLBackend.KSplit(k: k)
+            #expect(s.chunk * s.pieces >= k && s.chunk * (s.pieces - 1) < k, "K = \(k)")
+            if k < 2048 { #expect(s.pieces == 1 && s.chunk == k) } else { #expect(s.chunk % 16 == 0 && s.pieces >= 2 && abs(s.chunk - 1024) < 512, "K = \(k)") }
+        }
+        #expect(OpenCLBackend.KSplit(k: 3136).pieces == 3)
+    }
+
     @Test func tilesShrinkToTheDeviceLimits() {
         #expect(GEMMTiles.fitting(maxWorkGroup: 1024, localBytes: 32 << 10) == GEMMTiles(tm: 64, tn: 64, tk: 16, wm: 4, wn: 4))
         #expect(GEMMTiles.fitting(maxWorkGroup: 128, localBytes: 32 << 10) == GEMMTiles(tm: 32, tn: 32, tk: 16, wm: 4, wn: 4))
