@@ -72,13 +72,19 @@ extension OpenCLBackend {
     /// GPUs, whose neighbouring work-items should touch neighbouring values.
     private func planePerItem(_ plane: Int) -> Int { tiles.gemmTiles == nil ? plane : 1 }
 
+    /// Their work-groups: along the batch on CPU devices (a plane per work-item), along the
+    /// plane on GPUs.
+    private func planeGroup(batch: Int) -> [Int] {
+        tiles.gemmTiles == nil ? [1, 1, min(batch, tiles.local1D)] : [tiles.local1D, 1, 1]
+    }
+
     /// rows[C, N·P] from images[N, C, P].
     func images_to_channel_rows(rows: CLBuffer, images: CLBuffer, batch: Int, channels: Int, plane: Int) throws(OpenCLError) {
         _ = try int(batch * channels * plane, "images_to_channel_rows")
         let perItem = planePerItem(plane)
         try enqueue(.images_to_channel_rows, [.buffer(rows), .buffer(images)]
                     + (try ints("images_to_channel_rows", [batch, channels, plane, perItem])),
-                    global: [(plane + perItem - 1) / perItem, channels, batch], local: [perItem == 1 ? tiles.local1D : 1, 1, 1])
+                    global: [(plane + perItem - 1) / perItem, channels, batch], local: planeGroup(batch: batch))
     }
 
     /// images[N, C, P] = act(rows[C, N·P] + bias[C]).
@@ -89,7 +95,7 @@ extension OpenCLBackend {
         try enqueue(.channel_rows_to_images, [.buffer(images), .buffer(rows), .buffer(bias ?? rows)]
                     + (try ints("channel_rows_to_images", [batch, channels, plane]))
                     + [.int(bias == nil ? 0 : 1), .int(act.kernelCode), .float(act.kernelSlope), .int(Int32(perItem))],
-                    global: [(plane + perItem - 1) / perItem, channels, batch], local: [perItem == 1 ? tiles.local1D : 1, 1, 1])
+                    global: [(plane + perItem - 1) / perItem, channels, batch], local: planeGroup(batch: batch))
     }
 
     /// y[C] = Σ (or the mean) of x[N, C, H, W] over everything but the channel.

@@ -13,29 +13,42 @@ extension OpenCLBackend {
                                   activation: activation, tiles: t)
         }
         let split = KSplit(k: k)
-        // With K in several pieces the kernels write partial products and sum_partials adds
-        // them up (and the bias and activation); else they write C.
-        let out = split.pieces > 1 ? try scratchBuffer(slot: Self.partialsSlot, bytes: split.pieces * m * n * 4) : c
+        let fitsTiles = m >= tiles.nnRows && n >= tiles.registerWidth
+        // The register-tiled kernels other than linear_nt write A·B only: with K in several
+        // pieces, or a bias or activation to apply, they write partial products that
+        // sum_partials adds up, then adds the bias and applies the activation.
+        let epilogue = bias != nil || activation != .identity
+        func target(fused: Bool) throws(OpenCLError) -> CLBuffer {
+            split.pieces > 1 || (epilogue && !fused) ? try scratchBuffer(slot: Self.partialsSlot, bytes: split.pieces * m * n * 4) : c
+        }
         switch (transposeA, transposeB) {
+        case (false, true) where fitsTiles && k < 4 * tiles.registerWidth:
+            // A short K (the decoder's first layer, K = the latent size) in the dot-product form is
+            // mostly its scalar remainder (NT 128×400×20: 9 GFLOP/s): B [N, K] is transposed
+            // (a few thousand values) and the NN kernel runs instead.
+            let bt = try scratchBuffer(slot: Self.transposedSlot, bytes: k * n * 4)
+            try images_to_channel_rows(rows: bt, images: b, batch: n, channels: k, plane: 1)
+            try matmul_nn(c: try target(fused: false), a: a, b: bt, m: m, n: n, k: k, split: split)
         case (false, true) where m >= 3 && n >= 4:
             if let bias, split.pieces == 1 {
                 return try linear_nt(c: c, a: a, w: b, bias: bias, m: m, n: n, k: k, activation: activation)
             }
-            try matmul_nt(c: out, a: a, b: b, m: m, n: n, k: k, split: split)
-        case (false, false) where m >= tiles.nnRows && n >= tiles.registerWidth && (bias == nil || split.pieces > 1):
-            try matmul_nn(c: out, a: a, b: b, m: m, n: n, k: k, split: split)
-        case (true, false) where m >= tiles.nnRows && n >= tiles.registerWidth && (bias == nil || split.pieces > 1):
-            try matmul_tn(c: out, a: a, b: b, m: m, n: n, k: k, split: split)
+            try matmul_nt(c: try target(fused: false), a: a, b: b, m: m, n: n, k: k, split: split)
+        case (false, false) where fitsTiles:
+            try matmul_nn(c: try target(fused: false), a: a, b: b, m: m, n: n, k: k, split: split)
+        case (true, false) where fitsTiles:
+            try matmul_tn(c: try target(fused: false), a: a, b: b, m: m, n: n, k: k, split: split)
         default:
             return try matmul_generic(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
                                       activation: activation)
         }
-        if split.pieces > 1 { try sum_partials(c: c, partials: out, bias: bias, m: m, n: n, pieces: split.pieces, activation: activation) }
+        let out = try target(fused: false)
+        if out !== c { try sum_partials(c: c, partials: out, bias: bias, m: m, n: n, pieces: split.pieces, activation: activation) }
     }
 
     /// Scratch slot of the partial products of a product split along K (the convolutions use
-    /// slots 1 and 2 around their products).
-    private static let partialsSlot = 3
+    /// slots 1 and 2 around their products), and of a transposed B.
+    private static let partialsSlot = 3, transposedSlot = 4
 
     /// How the register-tiled products walk K: in pieces of `chunk` when K is long, so the
     /// operands of one piece stay in the core's caches while every tile of C passes over them

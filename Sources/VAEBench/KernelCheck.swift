@@ -110,7 +110,7 @@ public struct KernelCheck {
             }
         }
         for act in Activation.all {
-            for (m, n, k) in [(7, 33, 5), (65, 70, 17)] + (act == .softplus ? [(5, 9, 2049)] : []) {
+            for (m, n, k) in [(7, 33, 65), (65, 70, 17)] + (act == .softplus ? [(5, 9, 2049)] : []) {
                 add(.linear(activation: act), [input(Shape(m, k), stream: 1), input(Shape(n, k), stream: 2), input(Shape(n), stream: 3)])
             }
             let x = input(Shape(7, 33), stream: 4, bound: 4)

@@ -80,9 +80,11 @@ public struct GEMMShape: Sendable, CustomStringConvertible {
         [TensorSpec(transposeA ? Shape(k, m) : Shape(m, k)), TensorSpec(transposeB ? Shape(n, k) : Shape(k, n))]
     }
 
-    /// Forward x·Wᵀ (NT), backward dx = g·W (NN) and dW = gᵀ·x (TN) of 784-400-20 at batch 128, and 1024³.
+    /// Forward x·Wᵀ (NT), backward dx = g·W (NN) and dW = gᵀ·x (TN) of 784-400-20 at batch 128,
+    /// the decoder's products over a chunk of 1000 importance samples, and 1024³.
     public static let vae: [GEMMShape] = [
         GEMMShape(128, 400, 784, false, true), GEMMShape(128, 784, 400, false, true), GEMMShape(128, 40, 400, false, true),
+        GEMMShape(128, 400, 20, false, true), GEMMShape(1000, 400, 20, false, true), GEMMShape(1000, 784, 400, false, true),
         GEMMShape(128, 400, 784), GEMMShape(128, 784, 400), GEMMShape(128, 400, 40),
         GEMMShape(400, 784, 128, true, false), GEMMShape(784, 400, 128, true, false), GEMMShape(40, 400, 128, true, false),
     ]
