@@ -10,12 +10,22 @@
 #endif
 #if REGISTER_WIDTH == 16
 #define floatR float16
+#define intR int16
 #define vloadR vload16
 #define vstoreR vstore16
+#define as_floatR as_float16
+#define as_intR as_int16
+#define convert_intR convert_int16
+#define convert_floatR convert_float16
 #else
 #define floatR float8
+#define intR int8
 #define vloadR vload8
 #define vstoreR vstore8
+#define as_floatR as_float8
+#define as_intR as_int8
+#define convert_intR convert_int8
+#define convert_floatR convert_float8
 #endif
 
 // The sum of a vector's lanes, pairwise.
@@ -99,10 +109,57 @@ inline float2 vsincos(float a) {
     float sine = (k & 1) ? c : s, cosine = (k & 1) ? s : c;
     return (float2)((k & 2) ? -sine : sine, ((k + 1) & 2) ? -cosine : cosine);
 }
+
+// vexp, vlog and vlog1p on REGISTER_WIDTH lanes at once, the same arithmetic lane by lane (the
+// branches as selects). PoCL vectorizes the scalar forms across work-items in 256-bit
+// registers only; written for floatR they get 512-bit ones on AVX-512 devices.
+inline floatR vexp_r(floatR x) {
+    x = select(x, (floatR)(-87.33654f), x < -87.33654f);
+    x = select(x, (floatR)(88.72284f), x > 88.72284f);
+    floatR n = floor(x * 1.44269504088896341f + 0.5f);
+    floatR r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    floatR p = 1.9875691500e-4f;
+    p = mul_add(p, r, 1.3981999507e-3f);
+    p = mul_add(p, r, 8.3334519073e-3f);
+    p = mul_add(p, r, 4.1665795894e-2f);
+    p = mul_add(p, r, 1.6666665459e-1f);
+    p = mul_add(p, r, 5.0000001201e-1f);
+    floatR y = mul_add(p, r * r, r + 1.0f);
+    intR k = convert_intR(n);
+    intR k1 = k / 2, k2 = k - k1;
+    return y * as_floatR((k1 + 127) << 23) * as_floatR((k2 + 127) << 23);
+}
+
+inline floatR vlog_r(floatR x) {
+    intR bits = as_intR(x);
+    intR e = ((bits >> 23) & 0xff) - 126;
+    floatR m = as_floatR((bits & 0x007fffff) | 0x3f000000);
+    intR small = m < 0.707106781186547524f;
+    e = select(e, e - 1, small);
+    m = select(m - 1.0f, m + m - 1.0f, small);
+    floatR z = m * m;
+    floatR p = 7.0376836292e-2f;
+    p = mul_add(p, m, -1.1514610310e-1f);
+    p = mul_add(p, m, 1.1676998740e-1f);
+    p = mul_add(p, m, -1.2420140846e-1f);
+    p = mul_add(p, m, 1.4249322787e-1f);
+    p = mul_add(p, m, -1.6668057665e-1f);
+    p = mul_add(p, m, 2.0000714765e-1f);
+    p = mul_add(p, m, -2.4999993993e-1f);
+    p = mul_add(p, m, 3.3333331174e-1f);
+    floatR fe = convert_floatR(e);
+    floatR y = p * m * z - 2.12194440e-4f * fe - 0.5f * z;
+    return m + y + 0.693359375f * fe;
+}
+
+inline floatR vlog1p_r(floatR x) { return select(vlog_r(1.0f + x), x * (1.0f - 0.5f * x), x < 1e-4f); }
 #else
 #define vexp exp
 #define vlog log
 #define vlog1p log1p
+#define vexp_r exp
+#define vlog_r log
+#define vlog1p_r log1p
 inline float2 vsincos(float a) { return (float2)(sin(a), cos(a)); }
 #endif
 

@@ -26,11 +26,39 @@ inline float latent_kl(int mc, float mu, float lv, float z) {
 
 // Stage 1, one work-item per pixel and one kernel per likelihood (a constant code lets PoCL
 // vectorize; a run-time one made it 3-4x slower): each pixel's −log p (the squared error for
-// the calibrated Gaussian) into `pixels`.
+// the calibrated Gaussian) into `pixels`. The Bernoulli likelihood has stages 1 and 2 in one
+// kernel (vae_loss_rows_bernoulli).
 #define VAE_LOSS_PIXELS(LIKELIHOOD) int i = get_global_id(0); if (i < n) pixels[i] = pixel_loss(LIKELIHOOD, sigma, x[i], decoded[i]);
-__kernel void vae_loss_pixels_bernoulli(__global float* pixels, __global const float* x, __global const float* decoded, int n, float sigma) { VAE_LOSS_PIXELS(LIKELIHOOD_BERNOULLI) }
 __kernel void vae_loss_pixels_gaussian(__global float* pixels, __global const float* x, __global const float* decoded, int n, float sigma) { VAE_LOSS_PIXELS(LIKELIHOOD_GAUSSIAN) }
 __kernel void vae_loss_pixels_calibrated(__global float* pixels, __global const float* x, __global const float* decoded, int n, float sigma) { VAE_LOSS_PIXELS(LIKELIHOOD_CALIBRATED) }
+
+// The Bernoulli likelihood's stages 1 and 2 in one: one work-item per example sums its pixels'
+// −log p in REGISTER_WIDTH lanes (then the lanes, then the remainder one by one) and its KL
+// terms, into terms[b]. PoCL had vectorized the per-pixel kernel in 256-bit registers only and
+// summed each row in a scalar chain.
+__kernel void vae_loss_rows_bernoulli(__global float* terms, __global const float* x, __global const float* decoded,
+                                      __global const float* mean, __global const float* log_variance, __global const float* z,
+                                      int batch, int data_size, int latent_size, int mc) {
+    int b = get_global_id(0);
+    if (b >= batch) return;
+    size_t row = (size_t)b * data_size;
+    __global const float* xr = x + row;
+    __global const float* lr = decoded + row;
+    floatR lanes = 0.0f;
+    int whole = data_size & ~(REGISTER_WIDTH - 1);
+    for (int i = 0; i < whole; i += REGISTER_WIDTH) {
+        floatR l = vloadR(0, lr + i), xi = vloadR(0, xr + i);
+        intR positive = l > 0.0f;
+        lanes += select((floatR)0.0f, l, positive) + vlog1p_r(vexp_r(select(l, -l, positive))) - xi * l;
+    }
+    float reconstruction = hsum(lanes);
+    for (int i = whole; i < data_size; ++i) reconstruction += pixel_loss(LIKELIHOOD_BERNOULLI, 1.0f, xr[i], lr[i]);
+    float kl = 0.0f;
+    size_t lrow = (size_t)b * latent_size;
+    for (int j = 0; j < latent_size; ++j) kl += latent_kl(mc, mean[lrow + j], log_variance[lrow + j], z[lrow + j]);
+    terms[2 * b] = reconstruction;
+    terms[2 * b + 1] = kl;
+}
 
 // Stage 1 with a variance per feature (σ²_j in `variances`, calibrated or given): each pixel's
 // whole −log p = d²/(2σ²_j) + ½ log(2πσ²_j).
@@ -135,13 +163,20 @@ __kernel void vae_loss_gradient_pixels(__global float* d_decoded, __global const
 }
 
 // The Bernoulli case of vae_loss_gradient_pixels on its own (the same arithmetic): without the
-// run-time switch and the feature index PoCL vectorizes it (563 → 198 µs per 128×784 here).
+// run-time switch and the feature index PoCL vectorizes it (563 → 198 µs per 128×784 here);
+// REGISTER_WIDTH pixels per work-item in one vector (the last work-item one by one), so
+// AVX-512 devices get 512-bit registers.
 __kernel void vae_loss_gradient_bernoulli(__global float* d_decoded, __global const float* x, __global const float* decoded,
                                           __global const float* d_loss, int n, int batch) {
-    int i = get_global_id(0);
+    int i = get_global_id(0) * REGISTER_WIDTH;
     if (i >= n) return;
-    float g = 1.0f / (1.0f + vexp(-decoded[i])) - x[i];
-    d_decoded[i] = d_loss[0] / (float)batch * g;
+    float scale = d_loss[0] / (float)batch;
+    if (i + REGISTER_WIDTH <= n) {
+        floatR g = 1.0f / (1.0f + vexp_r(-vloadR(0, decoded + i))) - vloadR(0, x + i);
+        vstoreR(scale * g, 0, d_decoded + i);
+        return;
+    }
+    for (; i < n; ++i) d_decoded[i] = scale * (1.0f / (1.0f + vexp(-decoded[i])) - x[i]);
 }
 
 // dμ, d log σ² (and dz for the Monte-Carlo KL), β-weighted.

@@ -98,7 +98,7 @@ extension CPUBackend {
                 let end = start + p.dataSize
                 if o.likelihood == .bernoulli {
                     // The widest vectors the CPU has; the lanes are added in a fixed order.
-                    vector_vae_loss_pixels_bernoulli(&reconstruction, p.x + start, p.decoded + start, 1, p.dataSize)
+                    vector_vae_loss_rows_bernoulli(&reconstruction, p.x + start, p.decoded + start, 1, p.dataSize)
                     start = end
                 }
                 if let variances, let halfLogs {

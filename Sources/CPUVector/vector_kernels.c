@@ -58,7 +58,7 @@ void vector_restore_denormals(unsigned previous) {
 #endif
 }
 
-#define KERNELS(suffix, name) { name, vae_loss_pixels_bernoulli_##suffix, vae_loss_gradient_bernoulli_##suffix, adam_##suffix, bias_leaky_relu_##suffix, \
+#define KERNELS(suffix, name) { name, vae_loss_rows_bernoulli_##suffix, vae_loss_gradient_bernoulli_##suffix, adam_##suffix, bias_leaky_relu_##suffix, \
                                 activation_gradient_leaky_relu_##suffix }
 static const struct vector_kernels sse2 = KERNELS(sse2, "sse2");
 #if defined(__x86_64__)
@@ -89,8 +89,8 @@ const struct vector_kernels *vector_kernels_chosen(void) {
     return found;
 }
 
-void vector_vae_loss_pixels_bernoulli(float *out, const float *x, const float *logits, long rows, long width) {
-    vector_kernels_chosen()->vae_loss_pixels_bernoulli(out, x, logits, rows, width);
+void vector_vae_loss_rows_bernoulli(float *out, const float *x, const float *logits, long rows, long width) {
+    vector_kernels_chosen()->vae_loss_rows_bernoulli(out, x, logits, rows, width);
 }
 
 void vector_vae_loss_gradient_bernoulli(float *out, const float *x, const float *logits, long count, float scale) {

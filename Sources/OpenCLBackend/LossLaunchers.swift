@@ -8,6 +8,11 @@ extension OpenCLBackend {
     /// `z` is read only by the Monte-Carlo KL, `variances` [D] only by `.gaussianPerFeature`.
     func vaeLoss(_ o: VAEObjective, terms: CLBuffer, total: CLBuffer, x: CLBuffer, decoded: CLBuffer, mean: CLBuffer,
                  logVariance: CLBuffer, z: CLBuffer?, variances: CLBuffer?, batch: Int, dataSize: Int, latentSize: Int) throws {
+        if o.likelihood == .bernoulli {
+            try vae_loss_rows_bernoulli(terms: terms, x: x, decoded: decoded, mean: mean, logVariance: logVariance, z: z,
+                                        batch: batch, dataSize: dataSize, latentSize: latentSize)
+            return try vae_loss_total(total: total, terms: terms, batch: batch, dataSize: dataSize, o.likelihood, beta: o.beta)
+        }
         let pixels = try scratchBuffer(bytes: batch * dataSize * 4)
         let featureVariances = try featureVariances(o.likelihood, given: variances, x: x, decoded: decoded, batch: batch, dataSize: dataSize)
         try vaeLossPixels(pixels: pixels, x: x, decoded: decoded, variances: featureVariances, n: batch * dataSize, dataSize: dataSize,
@@ -52,23 +57,27 @@ extension OpenCLBackend {
 
     /// pixels[i] = −log p(x_i | decoded_i) (the squared error for the calibrated Gaussian), by
     /// the kernel of that likelihood; `variances` [D] are those of the per-feature Gaussians.
+    /// Not for the Bernoulli likelihood, whose pixels are summed as they are computed.
     func vaeLossPixels(pixels: CLBuffer, x: CLBuffer, decoded: CLBuffer, variances: CLBuffer?, n: Int, dataSize: Int,
                        _ likelihood: Likelihood) throws(OpenCLError) {
         if let variances {
             return try vae_loss_pixels_feature_variance(pixels: pixels, x: x, decoded: decoded, variances: variances, n: n, dataSize: dataSize)
         }
         switch likelihood {
-        case .bernoulli: try vae_loss_pixels_bernoulli(pixels: pixels, x: x, decoded: decoded, n: n)
         case .gaussian(let sigma): try vae_loss_pixels_gaussian(pixels: pixels, x: x, decoded: decoded, n: n, sigma: sigma)
         case .calibratedGaussian: try vae_loss_pixels_calibrated(pixels: pixels, x: x, decoded: decoded, n: n)
-        case .calibratedGaussianPerFeature, .gaussianPerFeature:
+        case .bernoulli, .calibratedGaussianPerFeature, .gaussianPerFeature:  // Bernoulli: vae_loss_rows_bernoulli
             throw .call("vaeLossPixels: the \(likelihood) likelihood without its variances [\(dataSize)]", CL_INVALID_ARG_VALUE)
         }
     }
 
-    func vae_loss_pixels_bernoulli(pixels: CLBuffer, x: CLBuffer, decoded: CLBuffer, n: Int) throws(OpenCLError) {
-        try enqueue(.vae_loss_pixels_bernoulli, [.buffer(pixels), .buffer(x), .buffer(decoded), try int(n, "pixels"), .float(1)],
-                    global: [n], local: [tiles.local1D])
+    /// terms[b] = (Σ over the pixels of the Bernoulli −log p, KL) of each example b, in one pass
+    /// per example row (the Monte-Carlo KL when z is given).
+    func vae_loss_rows_bernoulli(terms: CLBuffer, x: CLBuffer, decoded: CLBuffer, mean: CLBuffer, logVariance: CLBuffer, z: CLBuffer?,
+                                 batch: Int, dataSize: Int, latentSize: Int) throws(OpenCLError) {
+        try enqueue(.vae_loss_rows_bernoulli, [.buffer(terms), .buffer(x), .buffer(decoded), .buffer(mean), .buffer(logVariance), .buffer(z ?? mean)]
+                    + (try ints("vaeLoss", [batch, dataSize, latentSize])) + [.int(z == nil ? 0 : 1)],
+                    global: [batch], local: [min(tiles.local1D, 16)])
     }
 
     func vae_loss_pixels_gaussian(pixels: CLBuffer, x: CLBuffer, decoded: CLBuffer, n: Int, sigma: Float) throws(OpenCLError) {
@@ -131,7 +140,8 @@ extension OpenCLBackend {
     /// d decoded[i] = d_loss/B · (σ(decoded_i) − x_i): the Bernoulli case, vectorizable on CPU devices.
     func vae_loss_gradient_bernoulli(dDecoded: CLBuffer, x: CLBuffer, decoded: CLBuffer, dLoss: CLBuffer, n: Int, batch: Int) throws(OpenCLError) {
         try enqueue(.vae_loss_gradient_bernoulli, [.buffer(dDecoded), .buffer(x), .buffer(decoded), .buffer(dLoss)]
-                    + (try ints("vaeLossGradient", [n, batch])), global: [n], local: [tiles.local1D])
+                    + (try ints("vaeLossGradient", [n, batch])), global: [(n + tiles.registerWidth - 1) / tiles.registerWidth],
+                    local: [tiles.local1D])
     }
 
     /// d μ, d log σ² (and dz when z is given: the Monte-Carlo KL) of β·KL over n latent elements.

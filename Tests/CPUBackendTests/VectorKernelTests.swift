@@ -33,7 +33,7 @@ import Glibc
             logits[0] = 100
             if logits.count > 2 { logits[1] = -100; logits[2] = 0 }
             var out = [Float](repeating: .nan, count: rows)
-            kernels.vae_loss_pixels_bernoulli(&out, x, logits, rows, width)
+            kernels.vae_loss_rows_bernoulli(&out, x, logits, rows, width)
             for r in 0..<rows {
                 var expected = 0.0
                 for i in r * width..<(r + 1) * width {

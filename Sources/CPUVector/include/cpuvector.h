@@ -1,7 +1,7 @@
 // The CPU backend's hot elementwise loops, compiled once per instruction set (AVX-512, AVX2
 // with FMA, baseline SSE2) and chosen at run time by what the running CPU supports: Swift
 // builds for baseline x86-64, so its own loops never use the wider vectors. Each function is
-// named after the OpenCL kernel it twins, less the `vector_` prefix (vae_loss_pixels_bernoulli,
+// named after the OpenCL kernel it twins, less the `vector_` prefix (vae_loss_rows_bernoulli,
 // here summed per row; vae_loss_gradient_bernoulli; adam), or after the op it serves
 // (bias_leaky_relu: `linear`'s epilogue; activation_gradient_leaky_relu). Callers split the
 // work across cores; these run on one range each.
@@ -11,7 +11,7 @@
 /// One instruction set's copy of every function below (the same contracts).
 struct vector_kernels {
     const char *isa;
-    void (*vae_loss_pixels_bernoulli)(float *out, const float *x, const float *logits, long rows, long width);
+    void (*vae_loss_rows_bernoulli)(float *out, const float *x, const float *logits, long rows, long width);
     void (*vae_loss_gradient_bernoulli)(float *out, const float *x, const float *logits, long count, float scale);
     void (*adam)(float *p, const float *g, float *m, float *v, long count,
                  float beta1, float beta2, float lr, float eps, float c1, float c2);
@@ -28,7 +28,7 @@ const struct vector_kernels *vector_kernels_named(const char *isa);
 
 /// Per row r < rows: out[r] = Σ_j max(l, 0) + log(1 + e^(−|l|)) − x·l over the `width` pixels
 /// of row r (x and logits [rows, width], row-major), the Bernoulli −log p(x | logits).
-void vector_vae_loss_pixels_bernoulli(float *out, const float *x, const float *logits, long rows, long width);
+void vector_vae_loss_rows_bernoulli(float *out, const float *x, const float *logits, long rows, long width);
 
 /// out[i] = scale · (σ(logits[i]) − x[i]) for i < count: the Bernoulli loss's gradient.
 void vector_vae_loss_gradient_bernoulli(float *out, const float *x, const float *logits, long count, float scale);
