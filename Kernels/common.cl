@@ -177,6 +177,18 @@ __attribute__((always_inline)) inline float activate(int act, float slope, float
     }
 }
 
+// `activate` on REGISTER_WIDTH lanes at once (the GEMM epilogues of matmul_cols).
+__attribute__((always_inline)) inline floatR activate_r(int act, float slope, floatR x) {
+    switch (act) {
+    case ACTIVATION_RELU: return select((floatR)0.0f, x, x > 0.0f);
+    case ACTIVATION_LEAKY_RELU: return select(slope * x, x, x > 0.0f);
+    case ACTIVATION_SIGMOID: return 1.0f / (1.0f + vexp_r(-x));
+    case ACTIVATION_TANH: return tanh(x);
+    case ACTIVATION_SOFTPLUS: return select((floatR)0.0f, x, x > 0.0f) + vlog1p_r(vexp_r(select(x, -x, x > 0.0f)));
+    default: return x;
+    }
+}
+
 // act'(x) written through the output y = act(x) (see CPUBackend's activationDerivative).
 inline float activation_derivative(int act, float slope, float y) {
     switch (act) {

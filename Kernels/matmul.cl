@@ -41,8 +41,10 @@ inline void store_cols(__global float* c, floatR lo, floatR hi, int skip, int co
 // MatmulLaunchers.swift). Dimension 2 splits K: work-item z sums k in [z·k_chunk, (z+1)·k_chunk)
 // into C + z·M·N (partial products that sum_partials adds up), so a long K is walked in pieces
 // whose operands stay in cache; with one piece (k_chunk ≥ K) C is the product itself.
-inline void matmul_cols(__global float* C, __global const float* A, __global const float* B,
-                       int M, int N, int K, int trans_a, int k_chunk, int rows_first) {
+// The epilogue adds bias[N] when `has_bias` and applies the activation `act` (K in one piece;
+// with several, sum_partials does it).
+inline void matmul_cols(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
+                       int M, int N, int K, int trans_a, int k_chunk, int rows_first, int has_bias, int act, float slope) {
     int cols = N < NN_COLS ? REGISTER_WIDTH : NN_COLS, second = cols == NN_COLS ? REGISTER_WIDTH : 0;
     int row_tile = get_global_id(rows_first ? 0 : 1), col_tile = get_global_id(rows_first ? 1 : 0);
     int row_start = row_tile * NN_ROWS, col_start = col_tile * cols;
@@ -68,7 +70,13 @@ inline void matmul_cols(__global float* C, __global const float* A, __global con
 #endif
     }
 #undef NN_ROW
-#define NN_STORE(i) if (r0 + (i) >= row_start) store_cols(C + (size_t)(r0 + (i)) * N + c0, lo##i, hi##i, col_start - c0, cols);
+    floatR bias_lo = 0.0f, bias_hi = 0.0f;
+    if (has_bias) {
+        bias_lo = vloadR(0, bias + c0);
+        bias_hi = vloadR(0, bias + c0 + second);
+    }
+#define NN_STORE(i) if (r0 + (i) >= row_start) store_cols(C + (size_t)(r0 + (i)) * N + c0, activate_r(act, slope, lo##i + bias_lo), \
+                                                          activate_r(act, slope, hi##i + bias_hi), col_start - c0, cols);
     NN_STORE(0) NN_STORE(1) NN_STORE(2) NN_STORE(3)
 #if NN_ROWS > 4
     NN_STORE(4) NN_STORE(5)
@@ -76,14 +84,14 @@ inline void matmul_cols(__global float* C, __global const float* A, __global con
 #undef NN_STORE
 }
 
-__kernel void matmul_nn(__global float* C, __global const float* A, __global const float* B, int M, int N, int K,
-                        int k_chunk, int rows_first) {
-    matmul_cols(C, A, B, M, N, K, 0, k_chunk, rows_first);
+__kernel void matmul_nn(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
+                        int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
+    matmul_cols(C, A, B, bias, M, N, K, 0, k_chunk, rows_first, has_bias, act, slope);
 }
 
-__kernel void matmul_tn(__global float* C, __global const float* A, __global const float* B, int M, int N, int K,
-                        int k_chunk, int rows_first) {
-    matmul_cols(C, A, B, M, N, K, 1, k_chunk, rows_first);
+__kernel void matmul_tn(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
+                        int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
+    matmul_cols(C, A, B, bias, M, N, K, 1, k_chunk, rows_first, has_bias, act, slope);
 }
 
 // NT_ROWS rows of A against NT_COLS rows of B: dot products along K in REGISTER_WIDTH lanes,

@@ -103,6 +103,6 @@ extension OpenCLBackend {
         let image = ImageShape(shape)
         let scale: Float = r == .mean ? 1 / Float(image.batch * image.plane) : 1
         try enqueue(.reduce_channels, [.buffer(y), .buffer(x)] + (try ints("reduce_channels", [image.batch, image.channels, image.plane]))
-                    + [.float(scale)], global: [image.channels], local: [tiles.local1D])
+                    + [.float(scale)], global: [image.channels], local: loopingGroup(items: image.channels))
     }
 }

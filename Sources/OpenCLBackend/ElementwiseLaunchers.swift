@@ -101,7 +101,8 @@ extension OpenCLBackend {
     /// y[j] = scale·Σ_i x[i, j] over an m × n matrix.
     func reduce_rows(y: CLBuffer, x: CLBuffer, m: Int, n: Int, scale: Float) throws(OpenCLError) {
         try enqueue(.reduce_rows, [.buffer(y), .buffer(x)] + (try ints("reduce", [m, n])) + [.float(scale)],
-                    global: [(n + tiles.registerWidth - 1) / tiles.registerWidth], local: [tiles.local1D])
+                    global: [(n + tiles.registerWidth - 1) / tiles.registerWidth],
+                    local: loopingGroup(items: (n + tiles.registerWidth - 1) / tiles.registerWidth))
     }
 
     /// partial[p] = the sum of x's chunk p (chunk elements each) for p < parts.
@@ -117,7 +118,7 @@ extension OpenCLBackend {
 
     /// y[j] = log Σ_i exp x[i, j] over an m × n matrix.
     func logsumexp_rows(y: CLBuffer, x: CLBuffer, m: Int, n: Int) throws(OpenCLError) {
-        try enqueue(.logsumexp_rows, [.buffer(y), .buffer(x)] + (try ints("reduce", [m, n])), global: [n], local: [tiles.local1D])
+        try enqueue(.logsumexp_rows, [.buffer(y), .buffer(x)] + (try ints("reduce", [m, n])), global: [n], local: loopingGroup(items: n))
     }
 
     /// partial[2p ..< 2p + 2] = (maximum, Σ exp(x − maximum)) of x's chunk p.

@@ -57,6 +57,15 @@ extension OpenCLBackend {
 
     /// Sets the arguments and enqueues `kernel` over `global` work-items (rounded up to a
     /// multiple of `local`; kernels guard their range). Called only by the launchers.
+    /// The work-group of a 1-D range of `items` work-items that each loop over many values (a
+    /// column, row or channel each): on CPU devices small enough that every compute unit gets
+    /// a few groups (groups of 64 over the 25 column blocks of a bias gradient left one of
+    /// PoCL's two threads idle); on GPUs the usual `local1D`.
+    func loopingGroup(items: Int) -> [Int] {
+        guard tiles.gemmTiles == nil else { return [tiles.local1D] }
+        return [max(1, min(tiles.local1D, items / (4 * max(device.computeUnits, 1))))]
+    }
+
     func enqueue(_ kernel: Kernel, _ arguments: [KernelArgument], global: [Int], local: [Int]) throws(OpenCLError) {
         let k = try handle(kernel)
         let name = kernel.rawValue

@@ -77,7 +77,7 @@ extension OpenCLBackend {
                                  batch: Int, dataSize: Int, latentSize: Int) throws(OpenCLError) {
         try enqueue(.vae_loss_rows_bernoulli, [.buffer(terms), .buffer(x), .buffer(decoded), .buffer(mean), .buffer(logVariance), .buffer(z ?? mean)]
                     + (try ints("vaeLoss", [batch, dataSize, latentSize])) + [.int(z == nil ? 0 : 1)],
-                    global: [batch], local: [min(tiles.local1D, 16)])
+                    global: [batch], local: loopingGroup(items: batch))
     }
 
     func vae_loss_pixels_gaussian(pixels: CLBuffer, x: CLBuffer, decoded: CLBuffer, n: Int, sigma: Float) throws(OpenCLError) {
@@ -100,7 +100,7 @@ extension OpenCLBackend {
     /// variances[j] = the batch's mean squared error of feature j (at least 1e-6).
     func calibrated_feature_variances(variances: CLBuffer, x: CLBuffer, decoded: CLBuffer, batch: Int, dataSize: Int) throws(OpenCLError) {
         try enqueue(.calibrated_feature_variances, [.buffer(variances), .buffer(x), .buffer(decoded)]
-                    + (try ints("vaeLoss", [batch, dataSize])), global: [dataSize], local: [tiles.local1D])
+                    + (try ints("vaeLoss", [batch, dataSize])), global: [dataSize], local: loopingGroup(items: dataSize))
     }
 
     /// terms[b] = (Σ pixels of example b, KL_b), one work-item per example.
@@ -108,7 +108,7 @@ extension OpenCLBackend {
                         batch: Int, dataSize: Int, latentSize: Int) throws(OpenCLError) {
         try enqueue(.vae_loss_terms, [.buffer(terms), .buffer(pixels), .buffer(mean), .buffer(logVariance), .buffer(z ?? mean)]
                     + (try ints("vaeLoss", [batch, dataSize, latentSize])) + [.int(z == nil ? 0 : 1)],
-                    global: [batch], local: [tiles.local1D])
+                    global: [batch], local: loopingGroup(items: batch))
     }
 
     /// total[0] = the batch mean of reconstruction + β·KL (terms rescaled first for the calibrated Gaussian).
@@ -121,7 +121,7 @@ extension OpenCLBackend {
     /// out[b] = ‖x_b − decoded_b‖² per example.
     func squared_error_rows(out: CLBuffer, x: CLBuffer, decoded: CLBuffer, batch: Int, dataSize: Int) throws(OpenCLError) {
         try enqueue(.squared_error_rows, [.buffer(out), .buffer(x), .buffer(decoded)] + (try ints("vaeLossGradient", [batch, dataSize])),
-                    global: [batch], local: [tiles.local1D])
+                    global: [batch], local: loopingGroup(items: batch))
     }
 
     /// stats[batch] = the calibrated σ² from the per-example errors in stats[0 ..< batch].

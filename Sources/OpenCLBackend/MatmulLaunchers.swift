@@ -14,36 +14,35 @@ extension OpenCLBackend {
         }
         let split = KSplit(k: k)
         let fitsTiles = m >= tiles.nnRows && n >= tiles.registerWidth
-        // The register-tiled kernels other than linear_nt write A·B only: with K in several
-        // pieces, or a bias or activation to apply, they write partial products that
-        // sum_partials adds up, then adds the bias and applies the activation.
-        let epilogue = bias != nil || activation != .identity
-        func target(fused: Bool) throws(OpenCLError) -> CLBuffer {
-            split.pieces > 1 || (epilogue && !fused) ? try scratchBuffer(slot: Self.partialsSlot, bytes: split.pieces * m * n * 4) : c
-        }
+        // With K in several pieces the kernels write partial products, and sum_partials adds
+        // them up, adds the bias and applies the activation; else the kernels do all of it.
+        let out = split.pieces > 1 ? try scratchBuffer(slot: Self.partialsSlot, bytes: split.pieces * m * n * 4) : c
+        let epilogue = split.pieces > 1 ? (bias: nil, activation: .identity) : (bias: bias, activation: activation)
         switch (transposeA, transposeB) {
-        case (false, true) where fitsTiles && k < 4 * tiles.registerWidth:
-            // A short K (the decoder's first layer, K = the latent size) in the dot-product form is
-            // mostly its scalar remainder (NT 128×400×20: 9 GFLOP/s): B [N, K] is transposed
-            // (a few thousand values) and the NN kernel runs instead.
+        case (false, true) where fitsTiles && (k < 4 * tiles.registerWidth || m >= 512):
+            // B [N, K] transposed and the NN kernel. For a short K (the decoder's first layer,
+            // K = the latent size) the dot-product form is mostly its scalar remainder (NT
+            // 128×400×20: 9 GFLOP/s, 1000×400×20: 17 → 96 this way); over many rows (the
+            // importance samples' chunks) the NN tiles load less per FMA and the transposition
+            // is paid once for M rows (1000×784×400: 185 → … GFLOP/s).
             let bt = try scratchBuffer(slot: Self.transposedSlot, bytes: k * n * 4)
             try images_to_channel_rows(rows: bt, images: b, batch: n, channels: k, plane: 1)
-            try matmul_nn(c: try target(fused: false), a: a, b: bt, m: m, n: n, k: k, split: split)
+            try matmul_nn(c: out, a: a, b: bt, bias: epilogue.bias, m: m, n: n, k: k, split: split, activation: epilogue.activation)
         case (false, true) where m >= 3 && n >= 4:
-            if let bias, split.pieces == 1 {
-                return try linear_nt(c: c, a: a, w: b, bias: bias, m: m, n: n, k: k, activation: activation)
+            if let bias = epilogue.bias {
+                try linear_nt(c: out, a: a, w: b, bias: bias, m: m, n: n, k: k, activation: epilogue.activation)
+            } else {
+                try matmul_nt(c: out, a: a, b: b, m: m, n: n, k: k, split: split)
             }
-            try matmul_nt(c: try target(fused: false), a: a, b: b, m: m, n: n, k: k, split: split)
         case (false, false) where fitsTiles:
-            try matmul_nn(c: try target(fused: false), a: a, b: b, m: m, n: n, k: k, split: split)
+            try matmul_nn(c: out, a: a, b: b, bias: epilogue.bias, m: m, n: n, k: k, split: split, activation: epilogue.activation)
         case (true, false) where fitsTiles:
-            try matmul_tn(c: try target(fused: false), a: a, b: b, m: m, n: n, k: k, split: split)
+            try matmul_tn(c: out, a: a, b: b, bias: epilogue.bias, m: m, n: n, k: k, split: split, activation: epilogue.activation)
         default:
             return try matmul_generic(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
                                       activation: activation)
         }
-        let out = try target(fused: false)
-        if out !== c { try sum_partials(c: c, partials: out, bias: bias, m: m, n: n, pieces: split.pieces, activation: activation) }
+        if split.pieces > 1 { try sum_partials(c: c, partials: out, bias: bias, m: m, n: n, pieces: split.pieces, activation: activation) }
     }
 
     /// Scratch slot of the partial products of a product split along K (the convolutions use
@@ -72,17 +71,23 @@ extension OpenCLBackend {
 
     /// C[M, N] = A[M, K]·B[K, N], NN_ROWS × NN_COLS register tiles (one vector wide when N is
     /// narrower than two); M ≥ `tiles.nnRows`, N ≥ `tiles.registerWidth`.
-    /// C[M, N] = A[M, K]·B[K, N], NN_ROWS × NN_COLS register tiles (one vector wide when N is
-    /// narrower than two); M ≥ `tiles.nnRows`, N ≥ `tiles.registerWidth`. With K in pieces,
-    /// C holds `split.pieces` partial products [M, N].
-    func matmul_nn(c: CLBuffer, a: CLBuffer, b: CLBuffer, m: Int, n: Int, k: Int, split: KSplit) throws(OpenCLError) {
-        try enqueue(.matmul_nn, [.buffer(c), .buffer(a), .buffer(b)] + (try ints("matmul_nn", [m, n, k, split.chunk, rowsFirst(m: m, n: n)])),
+    /// C[M, N] = act(A[M, K]·B[K, N] + bias[N]), NN_ROWS × NN_COLS register tiles (one vector
+    /// wide when N is narrower than two); M ≥ `tiles.nnRows`, N ≥ `tiles.registerWidth`. With
+    /// K in pieces, C holds `split.pieces` partial products [M, N] (no bias or activation).
+    func matmul_nn(c: CLBuffer, a: CLBuffer, b: CLBuffer, bias: CLBuffer? = nil, m: Int, n: Int, k: Int, split: KSplit,
+                   activation: Activation = .identity) throws(OpenCLError) {
+        try enqueue(.matmul_nn, [.buffer(c), .buffer(a), .buffer(b), .buffer(bias ?? a)]
+                    + (try ints("matmul_nn", [m, n, k, split.chunk, rowsFirst(m: m, n: n), bias == nil ? 0 : 1]))
+                    + [.int(activation.kernelCode), .float(activation.kernelSlope)],
                     global: registerTiles(m: m, n: n, split: split), local: registerTileGroup(m: m, n: n))
     }
 
-    /// C[M, N] = A[K, M]ᵀ·B[K, N], the same tiles as `matmul_nn`.
-    func matmul_tn(c: CLBuffer, a: CLBuffer, b: CLBuffer, m: Int, n: Int, k: Int, split: KSplit) throws(OpenCLError) {
-        try enqueue(.matmul_tn, [.buffer(c), .buffer(a), .buffer(b)] + (try ints("matmul_tn", [m, n, k, split.chunk, rowsFirst(m: m, n: n)])),
+    /// C[M, N] = A[K, M]ᵀ·B[K, N], the same tiles and epilogue as `matmul_nn`.
+    func matmul_tn(c: CLBuffer, a: CLBuffer, b: CLBuffer, bias: CLBuffer? = nil, m: Int, n: Int, k: Int, split: KSplit,
+                   activation: Activation = .identity) throws(OpenCLError) {
+        try enqueue(.matmul_tn, [.buffer(c), .buffer(a), .buffer(b), .buffer(bias ?? a)]
+                    + (try ints("matmul_tn", [m, n, k, split.chunk, rowsFirst(m: m, n: n), bias == nil ? 0 : 1]))
+                    + [.int(activation.kernelCode), .float(activation.kernelSlope)],
                     global: registerTiles(m: m, n: n, split: split), local: registerTileGroup(m: m, n: n))
     }
 
