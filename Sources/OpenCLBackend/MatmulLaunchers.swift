@@ -19,12 +19,13 @@ extension OpenCLBackend {
         let out = split.pieces > 1 ? try scratchBuffer(slot: Self.partialsSlot, bytes: split.pieces * m * n * 4) : c
         let epilogue = split.pieces > 1 ? (bias: nil, activation: .identity) : (bias: bias, activation: activation)
         switch (transposeA, transposeB) {
-        case (false, true) where fitsTiles && (k < 4 * tiles.registerWidth || m >= 512):
+        case (false, true) where fitsTiles && (k < 4 * tiles.registerWidth || m >= 384):
             // B [N, K] transposed and the NN kernel. For a short K (the decoder's first layer,
             // K = the latent size) the dot-product form is mostly its scalar remainder (NT
             // 128×400×20: 9 GFLOP/s, 1000×400×20: 17 → 96 this way); over many rows (the
-            // importance samples' chunks) the NN tiles load less per FMA and the transposition
-            // is paid once for M rows (1000×784×400: 185 → … GFLOP/s).
+            // importance samples' chunks, the evaluation's batches of 500) the NN tiles load less
+            // per FMA and the transposition is paid once for M rows (1000×784×400: 185 → 262
+            // GFLOP/s, 500×784×400: 210 → 240); at 128 rows the transposition costs more than it saves.
             let bt = try scratchBuffer(slot: Self.transposedSlot, bytes: k * n * 4)
             try images_to_channel_rows(rows: bt, images: b, batch: n, channels: k, plane: 1)
             try matmul_nn(c: out, a: a, b: bt, bias: epilogue.bias, m: m, n: n, k: k, split: split, activation: epilogue.activation)
