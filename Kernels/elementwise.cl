@@ -77,11 +77,23 @@ __kernel void reduce_final(__global float* y, __global const float* partial, int
 // flat range divided by the width, which PoCL cannot vectorize).
 // Indices outside the table give a row of NaN (the host validates index lists it uploads).
 __kernel void gather(__global float* y, __global const float* table, __global const int* indices,
-                          int rows, int width, int table_rows, int cursor) {
-    int c = get_global_id(0), r = get_global_id(1);
-    if (c >= width || r >= rows) return;
+                          int rows, int width, int table_rows, int cursor, int per_item) {
+    // Range (column block, row): `per_item` columns per work-item, in vectors of REGISTER_WIDTH
+    // where they fit (whole rows on CPU devices, where a work-item per value cost more than the
+    // copy), one column per work-item on GPUs.
+    int c0 = get_global_id(0) * per_item, r = get_global_id(1);
+    if (c0 >= width || r >= rows) return;
     int index = indices[cursor + r];
-    y[(size_t)r * width + c] = (index >= 0 && index < table_rows) ? table[(size_t)index * width + c] : NAN;
+    int end = min(width, c0 + per_item);
+    __global float* out = y + (size_t)r * width;
+    if (index < 0 || index >= table_rows) {
+        for (int c = c0; c < end; ++c) out[c] = NAN;
+        return;
+    }
+    __global const float* in = table + (size_t)index * width;
+    int c = c0;
+    for (; c + REGISTER_WIDTH <= end; c += REGISTER_WIDTH) vstoreR(vloadR(0, in + c), 0, out + c);
+    for (; c < end; ++c) out[c] = in[c];
 }
 
 // log Σ exp over each column (one work-item per column), shifted by the column's maximum.

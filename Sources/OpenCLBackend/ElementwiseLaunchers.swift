@@ -94,8 +94,9 @@ extension OpenCLBackend {
 
     /// Row r of y[rows, width] = row indices[cursor + r] of table[tableRows, width].
     func gather(y: CLBuffer, table: CLBuffer, indices: CLBuffer, rows: Int, width: Int, tableRows: Int, cursor: Int) throws(OpenCLError) {
-        try enqueue(.gather, [.buffer(y), .buffer(table), .buffer(indices)] + (try ints("gather", [rows, width, tableRows, cursor])),
-                    global: [width, rows], local: [tiles.local1D, 1])
+        let perItem = tiles.gemmTiles == nil ? width : 1  // whole rows on CPU devices (see Kernels/elementwise.cl)
+        try enqueue(.gather, [.buffer(y), .buffer(table), .buffer(indices)] + (try ints("gather", [rows, width, tableRows, cursor, perItem])),
+                    global: [(width + perItem - 1) / perItem, rows], local: tiles.gemmTiles == nil ? [1, loopingGroup(items: rows)[0]] : [tiles.local1D, 1])
     }
 
     /// y[j] = scale·Σ_i x[i, j] over an m × n matrix.
