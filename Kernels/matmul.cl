@@ -13,7 +13,13 @@
 #define NN_ROWS 6          // rows of C per work-item in matmul_nn / matmul_tn: 4 or 6 (2 × REGISTER_WIDTH columns each)
 #endif
 #define NN_COLS (2 * REGISTER_WIDTH)
-#define NT_ROWS 3          // A rows × B rows per work-item in the dot-product (NT) kernels
+// A rows × B rows per work-item in the dot-product (NT) kernels: 4 × 4 where the vectors are
+// 512-bit (32 registers hold the 16 sums), 3 × 4 otherwise (16 registers). TileConfiguration.ntRows.
+#if REGISTER_WIDTH == 16
+#define NT_ROWS 4
+#else
+#define NT_ROWS 3
+#endif
 #define NT_COLS 4
 
 // The register tiles are spelled out (no private arrays): PoCL keeps arrays indexed in loops
@@ -109,12 +115,18 @@ inline void dot_tile(__global float* C, __global const float* A, __global const 
     __global const float* a0p = A + (size_t)r0 * K + k_begin;
     __global const float* a1p = a0p + K;
     __global const float* a2p = a1p + K;
+#if NT_ROWS > 3
+    __global const float* a3p = a2p + K;
+#endif
     __global const float* b0p = B + (size_t)c0 * K + k_begin;
     __global const float* b1p = b0p + K;
     __global const float* b2p = b1p + K;
     __global const float* b3p = b2p + K;
     floatR s00 = 0.0f, s01 = 0.0f, s02 = 0.0f, s03 = 0.0f, s10 = 0.0f, s11 = 0.0f, s12 = 0.0f, s13 = 0.0f;
     floatR s20 = 0.0f, s21 = 0.0f, s22 = 0.0f, s23 = 0.0f;
+#if NT_ROWS > 3
+    floatR s30 = 0.0f, s31 = 0.0f, s32 = 0.0f, s33 = 0.0f;
+#endif
     int k8 = (k_end - k_begin) & ~(REGISTER_WIDTH - 1);
 #pragma unroll 2
     for (int k = 0; k < k8; k += REGISTER_WIDTH) {
@@ -123,11 +135,18 @@ inline void dot_tile(__global float* C, __global const float* A, __global const 
         s00 = mul_add(a0, b0, s00); s01 = mul_add(a0, b1, s01); s02 = mul_add(a0, b2, s02); s03 = mul_add(a0, b3, s03);
         s10 = mul_add(a1, b0, s10); s11 = mul_add(a1, b1, s11); s12 = mul_add(a1, b2, s12); s13 = mul_add(a1, b3, s13);
         s20 = mul_add(a2, b0, s20); s21 = mul_add(a2, b1, s21); s22 = mul_add(a2, b2, s22); s23 = mul_add(a2, b3, s23);
+#if NT_ROWS > 3
+        floatR a3 = vloadR(0, a3p + k);
+        s30 = mul_add(a3, b0, s30); s31 = mul_add(a3, b1, s31); s32 = mul_add(a3, b2, s32); s33 = mul_add(a3, b3, s33);
+#endif
     }
     float sums[NT_ROWS][NT_COLS] = {
         {hsum(s00), hsum(s01), hsum(s02), hsum(s03)},
         {hsum(s10), hsum(s11), hsum(s12), hsum(s13)},
         {hsum(s20), hsum(s21), hsum(s22), hsum(s23)},
+#if NT_ROWS > 3
+        {hsum(s30), hsum(s31), hsum(s32), hsum(s33)},
+#endif
     };
     for (int i = 0; i < NT_ROWS; ++i) {
         int r = r0 + i;

@@ -29,7 +29,7 @@ extension OpenCLBackend {
             let bt = try scratchBuffer(slot: Self.transposedSlot, bytes: k * n * 4)
             try images_to_channel_rows(rows: bt, images: b, batch: n, channels: k, plane: 1)
             try matmul_nn(c: out, a: a, b: bt, bias: epilogue.bias, m: m, n: n, k: k, split: split, activation: epilogue.activation)
-        case (false, true) where m >= 3 && n >= 4:
+        case (false, true) where m >= tiles.ntRows && n >= 4:
             if let bias = epilogue.bias {
                 try linear_nt(c: out, a: a, w: b, bias: bias, m: m, n: n, k: k, activation: epilogue.activation)
             } else {
@@ -105,11 +105,11 @@ extension OpenCLBackend {
         rowsFirst(m: m, n: n) == 1 ? [tiles.local2D[1], tiles.local2D[0], 1] : tiles.local2D + [1]
     }
 
-    /// C[M, N] = A[M, K]·B[N, K]ᵀ, 3 × 4 dot-product tiles; M ≥ 3, N ≥ 4; K in `split.pieces`
+    /// C[M, N] = A[M, K]·B[N, K]ᵀ, `tiles.ntRows` × 4 dot-product tiles; M ≥ `tiles.ntRows`, N ≥ 4; K in `split.pieces`
     /// partial products as `matmul_nn`.
     func matmul_nt(c: CLBuffer, a: CLBuffer, b: CLBuffer, m: Int, n: Int, k: Int, split: KSplit) throws(OpenCLError) {
         try enqueue(.matmul_nt, [.buffer(c), .buffer(a), .buffer(b)] + (try ints("matmul_nt", [m, n, k, split.chunk])),
-                    global: [(m + 2) / 3, (n + 3) / 4, split.pieces], local: ntLocal + [1])
+                    global: [(m + tiles.ntRows - 1) / tiles.ntRows, (n + 3) / 4, split.pieces], local: ntLocal + [1])
     }
 
     /// C[M, N] = act(Σ partials[z, M, N] + bias[N]) over the `pieces` of a product split along K.
@@ -125,7 +125,7 @@ extension OpenCLBackend {
                    activation: Activation) throws(OpenCLError) {
         try enqueue(.linear_nt, [.buffer(c), .buffer(a), .buffer(w), .buffer(bias)] + (try ints("linear_nt", [m, n, k]))
                     + [.int(activation.kernelCode), .float(activation.kernelSlope)],
-                    global: [(m + 2) / 3, (n + 3) / 4], local: ntLocal)
+                    global: [(m + tiles.ntRows - 1) / tiles.ntRows, (n + 3) / 4], local: ntLocal)
     }
 
     /// C[M, N] = act(op(A)·op(B) + bias), one element per work-item: any shape and transposes.

@@ -181,6 +181,9 @@ struct TileConfiguration {
     let gemmTiles: GEMMTiles?
     /// Floats per vector of the register-blocked kernels (REGISTER_WIDTH): 16 or 8.
     var registerWidth = 8
+    /// Rows of A per work-item in the NT kernels (NT_ROWS in Kernels/matmul.cl): 4 with 16-float
+    /// vectors (32 registers: NT 128×784×400 on PoCL ~195 → ~225 GFLOP/s), else 3.
+    var ntRows: Int { registerWidth == 16 ? 4 : 3 }
     /// Work-items across `columns` columns of C in the NN/TN kernels: two vectors each, or one
     /// when the matrix is narrower than two (see `matmul_cols`).
     func nnTiles(columns: Int) -> Int {
