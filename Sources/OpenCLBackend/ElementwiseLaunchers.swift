@@ -86,10 +86,15 @@ extension OpenCLBackend {
         try enqueue(.add, [.buffer(c), .buffer(a), .buffer(b), try int(n, "add")], global: [n], local: [tiles.local1D])
     }
 
-    /// y[i] = scale·x[i mod width] for i < n.
+    /// y[i] = scale·x[i mod width] for i < n (n a multiple of width).
     func broadcast(y: CLBuffer, x: CLBuffer, n: Int, width: Int, scale: Float) throws(OpenCLError) {
-        try enqueue(.broadcast, [.buffer(y), .buffer(x)] + (try ints("broadcast", [n, width])) + [.float(scale)],
-                    global: [n], local: [tiles.local1D])
+        let rows = n / max(width, 1)
+        let (columns, rowsPerItem) = tiles.gemmTiles == nil ? (width, max(1, 4096 / max(width, 1))) : (1, 1)
+        let items = (rows + rowsPerItem - 1) / rowsPerItem
+        try enqueue(.broadcast, [.buffer(y), .buffer(x)] + (try ints("broadcast", [n, width])) + [.float(scale)]
+                    + (try ints("broadcast", [columns, rowsPerItem])),
+                    global: [(width + columns - 1) / columns, items],
+                    local: tiles.gemmTiles == nil ? [1, loopingGroup(items: items)[0]] : [tiles.local1D, 1])
     }
 
     /// Row r of y[rows, width] = row indices[cursor + r] of table[tableRows, width].

@@ -68,6 +68,10 @@ import Testing
             try parity.check(.reduce(.logSumExp, .all), [(big, logWeights)])
             try parity.check(.reduce(.logSumExp, .rows), [(big, logWeights)])
             try parity.check(.broadcast(Shape(5, 7), scale: 2), [(TensorSpec(Shape(1, 7)), Parity.values(7, stream: 8))])
+            // Several blocks of rows per work-item on CPU devices (about 4096 values each).
+            try parity.check(.broadcast(Shape(5001, 3), scale: 2), [(TensorSpec(Shape(3)), Parity.values(3, stream: 9))])
+            try parity.check(.broadcast(Shape(9001), scale: -1), [(TensorSpec(.scalar), [0.5])])
+            try parity.check(.broadcast(Shape(1000, 784), scale: 1), [(TensorSpec(Shape(784)), Parity.values(784, stream: 10))])
         }
     }
 
