@@ -172,6 +172,23 @@ __kernel void linear_nt(__global float* C, __global const float* A, __global con
     dot_tile(C, A, W, bias, M, N, K, K, 1, act, slope);
 }
 
+// C[M, N] = act(A·Bᵀ + bias) with one dot product per work-item, along K in REGISTER_WIDTH
+// lanes: NT products with fewer rows than a tile (a single example's encoder; one scalar
+// chain of K multiply-adds per output in matmul_generic). Range (column, row).
+__kernel void matmul_nt_dots(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
+                             int M, int N, int K, int has_bias, int act, float slope) {
+    int j = get_global_id(0), i = get_global_id(1);
+    if (i >= M || j >= N) return;
+    __global const float* a = A + (size_t)i * K;
+    __global const float* b = B + (size_t)j * K;
+    floatR lanes = 0.0f;
+    int whole = K & ~(REGISTER_WIDTH - 1);
+    for (int k = 0; k < whole; k += REGISTER_WIDTH) lanes = mul_add(vloadR(0, a + k), vloadR(0, b + k), lanes);
+    float s = hsum(lanes);
+    for (int k = whole; k < K; ++k) s = mul_add(a[k], b[k], s);
+    C[(size_t)i * N + j] = activate(act, slope, s + (has_bias ? bias[j] : 0.0f));
+}
+
 // C[M, N] = act(Σ_z partials[z, M, N] + bias[N]), z in increasing order: the pieces of a
 // product split along K (matmul_cols, dot_tile). One work-item per element.
 __kernel void sum_partials(__global float* C, __global const float* partials, __global const float* bias,

@@ -39,6 +39,8 @@ extension OpenCLBackend {
             try matmul_nn(c: out, a: a, b: b, bias: epilogue.bias, m: m, n: n, k: k, split: split, activation: epilogue.activation)
         case (true, false) where fitsTiles:
             try matmul_tn(c: out, a: a, b: b, bias: epilogue.bias, m: m, n: n, k: k, split: split, activation: epilogue.activation)
+        case (false, true) where k >= tiles.registerWidth:
+            return try matmul_nt_dots(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, activation: activation)
         default:
             return try matmul_generic(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
                                       activation: activation)
@@ -110,6 +112,15 @@ extension OpenCLBackend {
     func matmul_nt(c: CLBuffer, a: CLBuffer, b: CLBuffer, m: Int, n: Int, k: Int, split: KSplit) throws(OpenCLError) {
         try enqueue(.matmul_nt, [.buffer(c), .buffer(a), .buffer(b)] + (try ints("matmul_nt", [m, n, k, split.chunk])),
                     global: [(m + tiles.ntRows - 1) / tiles.ntRows, (n + 3) / 4, split.pieces], local: ntLocal + [1])
+    }
+
+    /// C[M, N] = act(A[M, K]·B[N, K]ᵀ + bias[N]), one dot product per work-item in vector lanes:
+    /// NT products with fewer rows than a tile.
+    func matmul_nt_dots(c: CLBuffer, a: CLBuffer, b: CLBuffer, bias: CLBuffer?, m: Int, n: Int, k: Int,
+                        activation: Activation) throws(OpenCLError) {
+        try enqueue(.matmul_nt_dots, [.buffer(c), .buffer(a), .buffer(b), .buffer(bias ?? a)]
+                    + (try ints("matmul_nt_dots", [m, n, k, bias == nil ? 0 : 1])) + [.int(activation.kernelCode), .float(activation.kernelSlope)],
+                    global: [n, m], local: [loopingGroup(items: n)[0], 1])
     }
 
     /// C[M, N] = act(Σ partials[z, M, N] + bias[N]) over the `pieces` of a product split along K.
