@@ -54,43 +54,57 @@ inline float hsum(floatR v) {
 // builtins are called one element at a time (measured: 7 ns per call, 100× an add). On GPUs
 // the builtins are hardware instructions and are used as they are.
 #ifdef POLY_MATH
-inline float vexp(float x) {
-    x = clamp(x, -87.33654f, 88.72284f);
-    float n = floor(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = mul_add(p, r, 1.3981999507e-3f);
-    p = mul_add(p, r, 8.3334519073e-3f);
-    p = mul_add(p, r, 4.1665795894e-2f);
-    p = mul_add(p, r, 1.6666665459e-1f);
-    p = mul_add(p, r, 5.0000001201e-1f);
-    float y = mul_add(p, r * r, r + 1.0f);
-    // 2ⁿ through the exponent bits; n ∈ [−126, 128] after the clamp, so scale in two halves.
-    int k = (int)n;
-    int k1 = k / 2, k2 = k - k1;
-    return y * as_float((k1 + 127) << 23) * as_float((k2 + 127) << 23);
+// Each defined once for float (T = float, I = int) and once for REGISTER_WIDTH lanes (floatR,
+// intR), the branches as selects, so both forms do the same arithmetic lane by lane. PoCL
+// vectorizes the scalar forms across work-items, in 256-bit registers only; the floatR forms
+// get 512-bit ones on AVX-512 devices.
+#define DEFINE_VEXP(NAME, T, I) \
+inline T NAME(T x) { \
+    x = select(x, (T)(-87.33654f), x < -87.33654f); \
+    x = select(x, (T)(88.72284f), x > 88.72284f); \
+    T n = floor(x * 1.44269504088896341f + 0.5f); \
+    T r = x - n * 0.693359375f + n * 2.12194440e-4f; \
+    T p = 1.9875691500e-4f; \
+    p = mul_add(p, r, 1.3981999507e-3f); \
+    p = mul_add(p, r, 8.3334519073e-3f); \
+    p = mul_add(p, r, 4.1665795894e-2f); \
+    p = mul_add(p, r, 1.6666665459e-1f); \
+    p = mul_add(p, r, 5.0000001201e-1f); \
+    T y = mul_add(p, r * r, r + 1.0f); \
+    /* 2ⁿ through the exponent bits; n ∈ [−126, 128] after the clamp, so scale in two halves. */ \
+    I k = convert_##I(n); \
+    I k1 = k / 2, k2 = k - k1; \
+    return y * as_##T((k1 + 127) << 23) * as_##T((k2 + 127) << 23); \
 }
 
-// log(x) for finite x > 0 (normal numbers).
-inline float vlog(float x) {
-    int bits = as_int(x);
-    int e = ((bits >> 23) & 0xff) - 126;
-    float m = as_float((bits & 0x007fffff) | 0x3f000000);  // mantissa in [0.5, 1)
-    if (m < 0.707106781186547524f) { e -= 1; m = m + m - 1.0f; } else { m = m - 1.0f; }
-    float z = m * m;
-    float p = 7.0376836292e-2f;
-    p = mul_add(p, m, -1.1514610310e-1f);
-    p = mul_add(p, m, 1.1676998740e-1f);
-    p = mul_add(p, m, -1.2420140846e-1f);
-    p = mul_add(p, m, 1.4249322787e-1f);
-    p = mul_add(p, m, -1.6668057665e-1f);
-    p = mul_add(p, m, 2.0000714765e-1f);
-    p = mul_add(p, m, -2.4999993993e-1f);
-    p = mul_add(p, m, 3.3333331174e-1f);
-    float fe = (float)e;
-    float y = p * m * z - 2.12194440e-4f * fe - 0.5f * z;
-    return m + y + 0.693359375f * fe;
+// log(x) for finite x > 0 (normal numbers); the mantissa m in [0.5, 1).
+#define DEFINE_VLOG(NAME, T, I) \
+inline T NAME(T x) { \
+    I bits = as_##I(x); \
+    I e = ((bits >> 23) & 0xff) - 126; \
+    T m = as_##T((bits & 0x007fffff) | 0x3f000000); \
+    I small = m < 0.707106781186547524f; \
+    e = select(e, e - 1, small); \
+    m = select(m - 1.0f, m + m - 1.0f, small); \
+    T z = m * m; \
+    T p = 7.0376836292e-2f; \
+    p = mul_add(p, m, -1.1514610310e-1f); \
+    p = mul_add(p, m, 1.1676998740e-1f); \
+    p = mul_add(p, m, -1.2420140846e-1f); \
+    p = mul_add(p, m, 1.4249322787e-1f); \
+    p = mul_add(p, m, -1.6668057665e-1f); \
+    p = mul_add(p, m, 2.0000714765e-1f); \
+    p = mul_add(p, m, -2.4999993993e-1f); \
+    p = mul_add(p, m, 3.3333331174e-1f); \
+    T fe = convert_##T(e); \
+    T y = p * m * z - 2.12194440e-4f * fe - 0.5f * z; \
+    return m + y + 0.693359375f * fe; \
 }
+
+DEFINE_VEXP(vexp, float, int)
+DEFINE_VEXP(vexp_r, floatR, intR)
+DEFINE_VLOG(vlog, float, int)
+DEFINE_VLOG(vlog_r, floatR, intR)
 
 // log(1 + x) for x ∈ [0, 1]: through log(1 + x), exact enough for the loss sums (the absolute
 // error stays below 1e-7), with the series for tiny x where 1 + x would round to 1.
@@ -108,48 +122,6 @@ inline float2 vsincos(float a) {
     int k = (int)q;
     float sine = (k & 1) ? c : s, cosine = (k & 1) ? s : c;
     return (float2)((k & 2) ? -sine : sine, ((k + 1) & 2) ? -cosine : cosine);
-}
-
-// vexp, vlog and vlog1p on REGISTER_WIDTH lanes at once, the same arithmetic lane by lane (the
-// branches as selects). PoCL vectorizes the scalar forms across work-items in 256-bit
-// registers only; written for floatR they get 512-bit ones on AVX-512 devices.
-inline floatR vexp_r(floatR x) {
-    x = select(x, (floatR)(-87.33654f), x < -87.33654f);
-    x = select(x, (floatR)(88.72284f), x > 88.72284f);
-    floatR n = floor(x * 1.44269504088896341f + 0.5f);
-    floatR r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    floatR p = 1.9875691500e-4f;
-    p = mul_add(p, r, 1.3981999507e-3f);
-    p = mul_add(p, r, 8.3334519073e-3f);
-    p = mul_add(p, r, 4.1665795894e-2f);
-    p = mul_add(p, r, 1.6666665459e-1f);
-    p = mul_add(p, r, 5.0000001201e-1f);
-    floatR y = mul_add(p, r * r, r + 1.0f);
-    intR k = convert_intR(n);
-    intR k1 = k / 2, k2 = k - k1;
-    return y * as_floatR((k1 + 127) << 23) * as_floatR((k2 + 127) << 23);
-}
-
-inline floatR vlog_r(floatR x) {
-    intR bits = as_intR(x);
-    intR e = ((bits >> 23) & 0xff) - 126;
-    floatR m = as_floatR((bits & 0x007fffff) | 0x3f000000);
-    intR small = m < 0.707106781186547524f;
-    e = select(e, e - 1, small);
-    m = select(m - 1.0f, m + m - 1.0f, small);
-    floatR z = m * m;
-    floatR p = 7.0376836292e-2f;
-    p = mul_add(p, m, -1.1514610310e-1f);
-    p = mul_add(p, m, 1.1676998740e-1f);
-    p = mul_add(p, m, -1.2420140846e-1f);
-    p = mul_add(p, m, 1.4249322787e-1f);
-    p = mul_add(p, m, -1.6668057665e-1f);
-    p = mul_add(p, m, 2.0000714765e-1f);
-    p = mul_add(p, m, -2.4999993993e-1f);
-    p = mul_add(p, m, 3.3333331174e-1f);
-    floatR fe = convert_floatR(e);
-    floatR y = p * m * z - 2.12194440e-4f * fe - 0.5f * z;
-    return m + y + 0.693359375f * fe;
 }
 
 inline floatR vlog1p_r(floatR x) { return select(vlog_r(1.0f + x), x * (1.0f - 0.5f * x), x < 1e-4f); }
