@@ -46,7 +46,7 @@ extension OpenCLBackend {
     func im2col(cols: CLBuffer, x: CLBuffer, _ input: ImageShape, kernelHeight kh: Int, kernelWidth kw: Int,
                 _ g: ConvolutionGeometry, output: ImageShape) throws(OpenCLError) {
         let columns = input.batch * output.plane
-        let rowsPerItem = tiles.gemmTiles == nil ? output.height : 1  // whole planes on CPU devices (see Kernels/conv.cl)
+        let rowsPerItem = perItem(output.height)  // whole planes on CPU devices
         _ = try int(columns * input.channels * kh * kw, "im2col")  // the patches' element count, which the kernel indexes
         try enqueue(.im2col, [.buffer(cols), .buffer(x)] + (try ints("im2col", [input.batch, input.channels, input.height, input.width,
                                                                                  kh, kw, g.stride, g.padding, output.height, output.width,
@@ -59,18 +59,13 @@ extension OpenCLBackend {
     /// fixed order), plus bias and activation.
     func col2im(out: CLBuffer, cols: CLBuffer, bias: CLBuffer?, _ act: Activation, input: ImageShape, kernelHeight kh: Int,
                 kernelWidth kw: Int, _ g: ConvolutionGeometry, output: ImageShape) throws(OpenCLError) {
-        let rowsPerItem = tiles.gemmTiles == nil ? output.height : 1  // whole planes on CPU devices (see Kernels/conv.cl)
+        let rowsPerItem = perItem(output.height)  // whole planes on CPU devices
         _ = try int(output.batch * output.channels * output.plane, "convTranspose2d")
         try enqueue(.col2im, [.buffer(out), .buffer(cols), .buffer(bias ?? cols)] + (try ints("convTranspose2d", [
             output.batch, output.channels, input.height, input.width, kh, kw, g.stride, g.padding,
             output.height, output.width, bias == nil ? 0 : 1])) + [.int(act.kernelCode), .float(act.kernelSlope), .int(Int32(rowsPerItem))],
             global: [output.batch * ((output.height + rowsPerItem - 1) / rowsPerItem), output.channels], local: [tiles.local1D, 1])
     }
-
-    /// Values per work-item of the data-moving conv kernels along a plane of `plane` values:
-    /// all of it on CPU devices (PoCL's cost per work-item outweighed the copy itself), one on
-    /// GPUs, whose neighbouring work-items should touch neighbouring values.
-    private func planePerItem(_ plane: Int) -> Int { tiles.gemmTiles == nil ? plane : 1 }
 
     /// Their work-groups: along the batch on CPU devices (a plane per work-item), along the
     /// plane on GPUs.
@@ -81,21 +76,21 @@ extension OpenCLBackend {
     /// rows[C, N·P] from images[N, C, P].
     func images_to_channel_rows(rows: CLBuffer, images: CLBuffer, batch: Int, channels: Int, plane: Int) throws(OpenCLError) {
         _ = try int(batch * channels * plane, "images_to_channel_rows")
-        let perItem = planePerItem(plane)
+        let each = perItem(plane)
         try enqueue(.images_to_channel_rows, [.buffer(rows), .buffer(images)]
-                    + (try ints("images_to_channel_rows", [batch, channels, plane, perItem])),
-                    global: [(plane + perItem - 1) / perItem, channels, batch], local: planeGroup(batch: batch))
+                    + (try ints("images_to_channel_rows", [batch, channels, plane, each])),
+                    global: [(plane + each - 1) / each, channels, batch], local: planeGroup(batch: batch))
     }
 
     /// images[N, C, P] = act(rows[C, N·P] + bias[C]).
     func channel_rows_to_images(images: CLBuffer, rows: CLBuffer, bias: CLBuffer?, _ act: Activation,
                                 batch: Int, channels: Int, plane: Int) throws(OpenCLError) {
         _ = try int(batch * channels * plane, "channel_rows_to_images")
-        let perItem = planePerItem(plane)
+        let each = perItem(plane)
         try enqueue(.channel_rows_to_images, [.buffer(images), .buffer(rows), .buffer(bias ?? rows)]
                     + (try ints("channel_rows_to_images", [batch, channels, plane]))
-                    + [.int(bias == nil ? 0 : 1), .int(act.kernelCode), .float(act.kernelSlope), .int(Int32(perItem))],
-                    global: [(plane + perItem - 1) / perItem, channels, batch], local: planeGroup(batch: batch))
+                    + [.int(bias == nil ? 0 : 1), .int(act.kernelCode), .float(act.kernelSlope), .int(Int32(each))],
+                    global: [(plane + each - 1) / each, channels, batch], local: planeGroup(batch: batch))
     }
 
     /// y[C] = Σ (or the mean) of x[N, C, H, W] over everything but the channel.

@@ -89,7 +89,7 @@ extension OpenCLBackend {
     /// y[i] = scale·x[i mod width] for i < n (n a multiple of width).
     func broadcast(y: CLBuffer, x: CLBuffer, n: Int, width: Int, scale: Float) throws(OpenCLError) {
         let rows = n / max(width, 1)
-        let (columns, rowsPerItem) = tiles.gemmTiles == nil ? (width, max(1, 4096 / max(width, 1))) : (1, 1)
+        let columns = perItem(width), rowsPerItem = perItem(max(1, 4096 / max(width, 1)))
         let items = (rows + rowsPerItem - 1) / rowsPerItem
         try enqueue(.broadcast, [.buffer(y), .buffer(x)] + (try ints("broadcast", [n, width])) + [.float(scale)]
                     + (try ints("broadcast", [columns, rowsPerItem])),
@@ -99,9 +99,9 @@ extension OpenCLBackend {
 
     /// Row r of y[rows, width] = row indices[cursor + r] of table[tableRows, width].
     func gather(y: CLBuffer, table: CLBuffer, indices: CLBuffer, rows: Int, width: Int, tableRows: Int, cursor: Int) throws(OpenCLError) {
-        let perItem = tiles.gemmTiles == nil ? width : 1  // whole rows on CPU devices (see Kernels/elementwise.cl)
-        try enqueue(.gather, [.buffer(y), .buffer(table), .buffer(indices)] + (try ints("gather", [rows, width, tableRows, cursor, perItem])),
-                    global: [(width + perItem - 1) / perItem, rows], local: tiles.gemmTiles == nil ? [1, loopingGroup(items: rows)[0]] : [tiles.local1D, 1])
+        let each = perItem(width)  // whole rows on CPU devices
+        try enqueue(.gather, [.buffer(y), .buffer(table), .buffer(indices)] + (try ints("gather", [rows, width, tableRows, cursor, each])),
+                    global: [(width + each - 1) / each, rows], local: tiles.gemmTiles == nil ? [1, loopingGroup(items: rows)[0]] : [tiles.local1D, 1])
     }
 
     /// y[j] = scale·Σ_i x[i, j] over an m × n matrix.

@@ -57,6 +57,12 @@ extension OpenCLBackend {
 
     /// Sets the arguments and enqueues `kernel` over `global` work-items (rounded up to a
     /// multiple of `local`; kernels guard their range). Called only by the launchers.
+    /// Values per work-item of the data-moving kernels (im2col, col2im, the channel-row
+    /// transposes, gather, broadcast) along a line of `extent` values: all of it on CPU devices
+    /// (PoCL's cost per work-item outweighed a copy of a few values), one on GPUs, whose
+    /// neighbouring work-items should touch neighbouring values.
+    func perItem(_ extent: Int) -> Int { tiles.gemmTiles == nil ? extent : 1 }
+
     /// The work-group of a 1-D range of `items` work-items that each loop over many values (a
     /// column, row or channel each): on CPU devices small enough that every compute unit gets
     /// a few groups (groups of 64 over the 25 column blocks of a bias gradient left one of

@@ -22,7 +22,7 @@ extension OpenCLBackend {
         case (false, true) where fitsTiles && (k < 4 * tiles.registerWidth || m >= 384):
             // B [N, K] transposed and the NN kernel. For a short K (the decoder's first layer,
             // K = the latent size) the dot-product form is mostly its scalar remainder (NT
-            // 128×400×20: 9 GFLOP/s, 1000×400×20: 17 → 96 this way); over many rows (the
+            // 128×400×20: 9 GFLOP/s, 1000×400×20: 17 → 96–120 this way); over many rows (the
             // importance samples' chunks, the evaluation's batches of 500) the NN tiles load less
             // per FMA and the transposition is paid once for M rows (1000×784×400: 185 → 262
             // GFLOP/s, 500×784×400: 210 → 240); at 128 rows the transposition costs more than it saves.
@@ -72,8 +72,6 @@ extension OpenCLBackend {
         }
     }
 
-    /// C[M, N] = A[M, K]·B[K, N], NN_ROWS × NN_COLS register tiles (one vector wide when N is
-    /// narrower than two); M ≥ `tiles.nnRows`, N ≥ `tiles.registerWidth`.
     /// C[M, N] = act(A[M, K]·B[K, N] + bias[N]), NN_ROWS × NN_COLS register tiles (one vector
     /// wide when N is narrower than two); M ≥ `tiles.nnRows`, N ≥ `tiles.registerWidth`. With
     /// K in pieces, C holds `split.pieces` partial products [M, N] (no bias or activation).
@@ -107,8 +105,8 @@ extension OpenCLBackend {
         rowsFirst(m: m, n: n) == 1 ? [tiles.local2D[1], tiles.local2D[0], 1] : tiles.local2D + [1]
     }
 
-    /// C[M, N] = A[M, K]·B[N, K]ᵀ, `tiles.ntRows` × 4 dot-product tiles; M ≥ `tiles.ntRows`, N ≥ 4; K in `split.pieces`
-    /// partial products as `matmul_nn`.
+    /// C[M, N] = A[M, K]·B[N, K]ᵀ, `tiles.ntRows` × 4 dot-product tiles; M ≥ `tiles.ntRows`,
+    /// N ≥ 4; K in `split.pieces` partial products as `matmul_nn`.
     func matmul_nt(c: CLBuffer, a: CLBuffer, b: CLBuffer, m: Int, n: Int, k: Int, split: KSplit) throws(OpenCLError) {
         try enqueue(.matmul_nt, [.buffer(c), .buffer(a), .buffer(b)] + (try ints("matmul_nt", [m, n, k, split.chunk])),
                     global: [(m + tiles.ntRows - 1) / tiles.ntRows, (n + 3) / 4, split.pieces], local: ntLocal + [1])
