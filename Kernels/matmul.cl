@@ -104,15 +104,15 @@ __kernel void matmul_tn(__global float* C, __global const float* A, __global con
 // The lane sums of sixteen vectors as one vector (lane p = Σ lanes of the p-th argument), by
 // halving: each level adds the two halves of pairs of vectors, 15 vector adds in all where 16
 // separate `hsum`s take 64 (the dot-product tiles' epilogue).
-inline float16 pair_halves(float16 a, float16 b) { return (float16)(a.lo, b.lo) + (float16)(a.hi, b.hi); }
-inline float16 pair_quarters(float16 a, float16 b) {
+__attribute__((always_inline)) inline float16 pair_halves(float16 a, float16 b) { return (float16)(a.lo, b.lo) + (float16)(a.hi, b.hi); }
+__attribute__((always_inline)) inline float16 pair_quarters(float16 a, float16 b) {
     return (float16)(a.s0123, a.s89ab, b.s0123, b.s89ab) + (float16)(a.s4567, a.scdef, b.s4567, b.scdef);
 }
-inline float16 pair_eighths(float16 a, float16 b) {
+__attribute__((always_inline)) inline float16 pair_eighths(float16 a, float16 b) {
     return (float16)(a.s01, a.s45, a.s89, a.scd, b.s01, b.s45, b.s89, b.scd) + (float16)(a.s23, a.s67, a.sab, a.sef, b.s23, b.s67, b.sab, b.sef);
 }
-inline float16 lane_sums16(float16 v0, float16 v1, float16 v2, float16 v3, float16 v4, float16 v5, float16 v6, float16 v7,
-                           float16 v8, float16 v9, float16 v10, float16 v11, float16 v12, float16 v13, float16 v14, float16 v15) {
+__attribute__((always_inline)) inline float16 lane_sums16(float16 v0, float16 v1, float16 v2, float16 v3, float16 v4, float16 v5, float16 v6, float16 v7,
+                                                  float16 v8, float16 v9, float16 v10, float16 v11, float16 v12, float16 v13, float16 v14, float16 v15) {
     // After pair_halves, lanes 0–7 hold 8 partial sums of the first vector, 8–15 of the second;
     // after pair_quarters 4 each of four vectors; after pair_eighths 2 each of eight.
     float16 a = pair_quarters(pair_halves(v0, v1), pair_halves(v2, v3)), b = pair_quarters(pair_halves(v4, v5), pair_halves(v6, v7));
