@@ -1,17 +1,31 @@
 // Optimizer updates in place: twins of CPUBackend/CPUOptim.swift. One work-item per element.
 
-// c1 = 1/(1 − β₁ᵗ), c2 = 1/(1 − β₂ᵗ), computed on the host in float64.
+// c1 = 1/(1 − β₁ᵗ), c2 = 1/(1 − β₂ᵗ), computed on the host in float64. Each work-item updates
+// REGISTER_WIDTH consecutive elements in vector registers (the last one those that are left).
+#define ADAM_STEP(T, gi, mi, vi, pi) { \
+    mi = beta1 * mi + (1.0f - beta1) * gi; \
+    vi = beta2 * vi + (1.0f - beta2) * gi * gi; \
+    pi -= lr * (mi * c1) / (sqrt(vi * c2) + epsilon); }
 __kernel void adam(__global float* p, __global const float* g, __global float* m, __global float* v, int n,
                    float lr, float beta1, float beta2, float epsilon, float c1, float c2) {
-    int i = get_global_id(0);
-    if (i >= n) return;
-    float gi = g[i];
-    float mi = beta1 * m[i] + (1.0f - beta1) * gi;
-    float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] -= lr * (mi * c1) / (sqrt(vi * c2) + epsilon);
+    int first = get_global_id(0) * REGISTER_WIDTH;
+    if (first + REGISTER_WIDTH <= n) {
+        floatR gi = vloadR(0, g + first), mi = vloadR(0, m + first), vi = vloadR(0, v + first), pi = vloadR(0, p + first);
+        ADAM_STEP(floatR, gi, mi, vi, pi)
+        vstoreR(mi, 0, m + first);
+        vstoreR(vi, 0, v + first);
+        vstoreR(pi, 0, p + first);
+        return;
+    }
+    for (int i = first; i < n; ++i) {
+        float gi = g[i], mi = m[i], vi = v[i], pi = p[i];
+        ADAM_STEP(float, gi, mi, vi, pi)
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = pi;
+    }
 }
+#undef ADAM_STEP
 
 __kernel void sgd(__global float* p, __global const float* g, int n, float lr) {
     int i = get_global_id(0);

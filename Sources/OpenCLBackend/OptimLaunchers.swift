@@ -6,7 +6,7 @@ extension OpenCLBackend {
     func adam(p: CLBuffer, g: CLBuffer, m: CLBuffer, v: CLBuffer, n: Int, _ h: AdamHyperparameters, c1: Float, c2: Float) throws(OpenCLError) {
         try enqueue(.adam, [.buffer(p), .buffer(g), .buffer(m), .buffer(v), try int(n, "adam"), .float(h.learningRate), .float(h.beta1),
                             .float(h.beta2), .float(h.epsilon), .float(c1), .float(c2)],
-                    global: [n], local: [tiles.local1D])
+                    global: [(n + tiles.registerWidth - 1) / tiles.registerWidth], local: [tiles.local1D])
     }
 
     /// p −= lr·g on n elements.
