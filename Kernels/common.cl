@@ -11,6 +11,10 @@
 #if REGISTER_WIDTH == 16
 #define floatR float16
 #define intR int16
+#define uintR uint16
+#define ulongR ulong16
+#define convert_uintR convert_uint16
+#define convert_ulongR convert_ulong16
 #define vloadR vload16
 #define vstoreR vstore16
 #define as_floatR as_float16
@@ -20,6 +24,10 @@
 #else
 #define floatR float8
 #define intR int8
+#define uintR uint8
+#define ulongR ulong8
+#define convert_uintR convert_uint8
+#define convert_ulongR convert_ulong8
 #define vloadR vload8
 #define vstoreR vstore8
 #define as_floatR as_float8
@@ -112,17 +120,21 @@ inline float vlog1p(float x) { return x < 1e-4f ? x * (1.0f - 0.5f * x) : vlog(1
 
 // sin and cos of a (|a| up to a few π) together: reduced to r ∈ [−π/4, π/4] by the nearest
 // multiple q of π/2 (in three parts, Cephes' DP1–DP3), Cephes' sinf/cosf polynomials on r, then
-// swapped and negated by q mod 4. About 1e-7 absolute error.
-inline float2 vsincos(float a) {
-    float q = floor(a * 0.636619772367581343f + 0.5f);
-    float r = ((a - q * 1.5703125f) - q * 4.837512969970703125e-4f) - q * 7.54978995489188216e-8f;
-    float z = r * r;
-    float s = mul_add(mul_add(mul_add(-1.9515295891e-4f, z, 8.3321608736e-3f), z, -1.6666654611e-1f), z * r, r);
-    float c = mul_add(mul_add(mul_add(2.443315711809948e-5f, z, -1.388731625493765e-3f), z, 4.166664568298827e-2f), z * z, 1.0f - 0.5f * z);
-    int k = (int)q;
-    float sine = (k & 1) ? c : s, cosine = (k & 1) ? s : c;
-    return (float2)((k & 2) ? -sine : sine, ((k + 1) & 2) ? -cosine : cosine);
+// swapped and negated by q mod 4. About 1e-7 absolute error. Defined for float and floatR.
+#define DEFINE_VSINCOS(NAME, T, I) \
+__attribute__((always_inline)) inline void NAME(T a, T* sine, T* cosine) { \
+    T q = floor(a * 0.636619772367581343f + 0.5f); \
+    T r = ((a - q * 1.5703125f) - q * 4.837512969970703125e-4f) - q * 7.54978995489188216e-8f; \
+    T z = r * r; \
+    T s = mul_add(mul_add(mul_add(-1.9515295891e-4f, z, 8.3321608736e-3f), z, -1.6666654611e-1f), z * r, r); \
+    T c = mul_add(mul_add(mul_add(2.443315711809948e-5f, z, -1.388731625493765e-3f), z, 4.166664568298827e-2f), z * z, 1.0f - 0.5f * z); \
+    I k = convert_##I(q); \
+    T sw = select(s, c, (k & 1) != 0), cw = select(c, s, (k & 1) != 0); \
+    *sine = select(sw, -sw, (k & 2) != 0); \
+    *cosine = select(cw, -cw, ((k + 1) & 2) != 0); \
 }
+DEFINE_VSINCOS(vsincos, float, int)
+DEFINE_VSINCOS(vsincos_r, floatR, intR)
 
 inline floatR vlog1p_r(floatR x) { return select(vlog_r(1.0f + x), x * (1.0f - 0.5f * x), x < 1e-4f); }
 #else
@@ -132,7 +144,8 @@ inline floatR vlog1p_r(floatR x) { return select(vlog_r(1.0f + x), x * (1.0f - 0
 #define vexp_r exp
 #define vlog_r log
 #define vlog1p_r log1p
-inline float2 vsincos(float a) { return (float2)(sin(a), cos(a)); }
+__attribute__((always_inline)) inline void vsincos(float a, float* s, float* c) { *s = sin(a); *c = cos(a); }
+__attribute__((always_inline)) inline void vsincos_r(floatR a, floatR* s, floatR* c) { *s = sin(a); *c = cos(a); }
 #endif
 
 // act(x) for an ACTIVATION_* code. Always inlined: PoCL builds with `inline` defined away, and

@@ -55,8 +55,6 @@ extension OpenCLBackend {
         try values.map { (v) throws(OpenCLError) -> KernelArgument in try int(v, what) }
     }
 
-    /// Sets the arguments and enqueues `kernel` over `global` work-items (rounded up to a
-    /// multiple of `local`; kernels guard their range). Called only by the launchers.
     /// Values per work-item of the data-moving kernels (im2col, col2im, the channel-row
     /// transposes, gather, broadcast) along a line of `extent` values: all of it on CPU devices
     /// (PoCL's cost per work-item outweighed a copy of a few values), one on GPUs, whose
@@ -72,6 +70,8 @@ extension OpenCLBackend {
         return [max(1, min(tiles.local1D, items / (4 * max(device.computeUnits, 1))))]
     }
 
+    /// Sets the arguments and enqueues `kernel` over `global` work-items (rounded up to a
+    /// multiple of `local`; kernels guard their range). Called only by the launchers.
     func enqueue(_ kernel: Kernel, _ arguments: [KernelArgument], global: [Int], local: [Int]) throws(OpenCLError) {
         let k = try handle(kernel)
         let name = kernel.rawValue

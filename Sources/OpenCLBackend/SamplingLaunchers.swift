@@ -1,7 +1,7 @@
 import Engine
 
-/// Launchers of Kernels/sampling.cl: Philox4x32-10 streams (seed, step, sample), one work-item
-/// per block of four draws.
+/// Launchers of Kernels/sampling.cl: Philox4x32-10 streams (seed, step, sample), REGISTER_WIDTH
+/// blocks of four draws per work-item.
 extension OpenCLBackend {
     /// Raw Philox4x32-10 output of `blocks` counters (block, sample, step), for bit-exact tests
     /// against the host implementation.
@@ -19,7 +19,7 @@ extension OpenCLBackend {
     /// y = n standard normal draws of the stream (seed, step, sample).
     func random_normal(y: CLBuffer, n: Int, seed: UInt64, step: UInt64, sample: UInt32) throws(OpenCLError) {
         try enqueue(.random_normal, [.buffer(y), try int(n, "randomNormal"), .uint(sample)] + Self.counter(seed: seed, step: step),
-                    global: [(n + 3) / 4], local: [tiles.local1D])
+                    global: [workItems(n, nil)], local: loopingGroup(items: workItems(n, nil)))
     }
 
     /// z = μ + exp(½ log σ²)·ε over n elements in rows `width` wide, ε from the stream (seed,
@@ -28,7 +28,7 @@ extension OpenCLBackend {
                         context: RunContext) throws(OpenCLError) {
         try enqueue(.reparameterize, [.buffer(z), .buffer(mean), .buffer(logVariance), try int(n, "reparameterize"), .uint(sample)]
                     + Self.counter(seed: seed, step: context.step) + (try shardArguments(context.shard, width: width)),
-                    global: [Self.workItems(n, context.shard)], local: [tiles.local1D])
+                    global: [workItems(n, context.shard)], local: loopingGroup(items: workItems(n, context.shard)))
     }
 
     /// d log σ² = dz ⊙ ε ⊙ ½ exp(½ log σ²), with ε regenerated from the same stream.
@@ -36,11 +36,14 @@ extension OpenCLBackend {
                                  sample: UInt32, context: RunContext) throws(OpenCLError) {
         try enqueue(.reparameterize_gradient, [.buffer(dLogVariance), .buffer(logVariance), .buffer(dz), try int(n, "reparameterize"),
                                                .uint(sample)] + Self.counter(seed: seed, step: context.step) + (try shardArguments(context.shard, width: width)),
-                    global: [Self.workItems(n, context.shard)], local: [tiles.local1D])
+                    global: [workItems(n, context.shard)], local: loopingGroup(items: workItems(n, context.shard)))
     }
 
-    /// One work-item per block of four draws, or per element when the batch is sharded.
-    private static func workItems(_ n: Int, _ shard: BatchShard?) -> Int { shard == nil ? (n + 3) / 4 : n }
+    /// One work-item per REGISTER_WIDTH blocks of four draws (FOR_EACH_NORMAL in
+    /// Kernels/sampling.cl), or per element when the batch is sharded.
+    private func workItems(_ n: Int, _ shard: BatchShard?) -> Int {
+        shard == nil ? (n + 4 * tiles.registerWidth - 1) / (4 * tiles.registerWidth) : n
+    }
 
     /// SHARD_PARAMETERS: width, shard_first, shard_rows, shard_global_rows (rows 0: unsharded).
     private func shardArguments(_ shard: BatchShard?, width: Int) throws(OpenCLError) -> [KernelArgument] {
