@@ -27,7 +27,7 @@ extension OpenCLBackend {
             // per FMA and the transposition is paid once for M rows (1000×784×400: 185 → 262
             // GFLOP/s, 500×784×400: 210 → 240); at 128 rows the transposition costs more than it saves.
             let bt = try scratchBuffer(slot: Self.transposedSlot, bytes: k * n * 4)
-            try images_to_channel_rows(rows: bt, images: b, batch: n, channels: k, plane: 1)
+            try transpose(dst: bt, src: b, rows: n, columns: k)
             try matmul_nn(c: out, a: a, b: bt, bias: epilogue.bias, m: m, n: n, k: k, split: split, activation: epilogue.activation)
         case (false, true) where m >= tiles.ntRows && n >= 4:
             if let bias = epilogue.bias {
@@ -119,6 +119,13 @@ extension OpenCLBackend {
         try enqueue(.matmul_nt_dots, [.buffer(c), .buffer(a), .buffer(b), .buffer(bias ?? a)]
                     + (try ints("matmul_nt_dots", [m, n, k, bias == nil ? 0 : 1])) + [.int(activation.kernelCode), .float(activation.kernelSlope)],
                     global: [n, m], local: [loopingGroup(items: n)[0], 1])
+    }
+
+    /// dst[C, R] = src[R, C]ᵀ, REGISTER_WIDTH × REGISTER_WIDTH blocks per work-item.
+    func transpose(dst: CLBuffer, src: CLBuffer, rows: Int, columns: Int) throws(OpenCLError) {
+        let w = tiles.registerWidth
+        try enqueue(.transpose, [.buffer(dst), .buffer(src)] + (try ints("transpose", [rows, columns])),
+                    global: [(columns + w - 1) / w, (rows + w - 1) / w], local: [1, 1])
     }
 
     /// C[M, N] = act(Σ partials[z, M, N] + bias[N]) over the `pieces` of a product split along K.
