@@ -7,7 +7,9 @@ import Engine
 /// against the built program's CL_PROGRAM_KERNEL_NAMES and against the launcher files.
 enum Kernel: String, CaseIterable {
     // matmul.cl
-    case matmul_nn, matmul_tn, matmul_nt, linear_nt, matmul_nt_dots, sum_partials, transpose, matmul_generic, gemm_tiled
+    case matmul_nn, matmul_tn, matmul_nt, linear_nt, matmul_nt_dots, sum_partials, transpose, matmul_generic
+    // gemm.cl
+    case gemm_tiled
     // elementwise.cl
     case activation_identity, activation_relu, activation_leaky_relu, activation_sigmoid, activation_tanh, activation_softplus
     case activation_gradient_identity, activation_gradient_relu, activation_gradient_leaky_relu, activation_gradient_sigmoid

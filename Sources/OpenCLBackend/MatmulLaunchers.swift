@@ -153,16 +153,6 @@ extension OpenCLBackend {
                     global: [n, m], local: [1, 1])
     }
 
-    /// C[M, N] = act(op(A)·op(B) + bias), local-memory tiles (the GPU structure): any shape and transposes.
-    func gemm_tiled(c: CLBuffer, a: CLBuffer, b: CLBuffer, bias: CLBuffer?, m: Int, n: Int, k: Int,
-                    transposeA: Bool, transposeB: Bool, activation: Activation, tiles t: GEMMTiles) throws(OpenCLError) {
-        let groups = [(n + t.tn - 1) / t.tn, (m + t.tm - 1) / t.tm]
-        try enqueue(.gemm_tiled, [.buffer(c), .buffer(a), .buffer(b), .buffer(bias ?? a)] + (try ints("gemm_tiled", [m, n, k]))
-                    + [.int(transposeA ? 1 : 0), .int(transposeB ? 1 : 0), .int(bias == nil ? 0 : 1),
-                       .int(activation.kernelCode), .float(activation.kernelSlope)],
-                    global: [groups[0] * t.workGroup[0], groups[1] * t.workGroup[1]], local: t.workGroup)
-    }
-
     /// Dimension 0 of the NT kernels walks rows (see dot_tile), so the 2-D group is swapped.
     private var ntLocal: [Int] { [tiles.local2D[1], tiles.local2D[0]] }
 }
