@@ -11,7 +11,7 @@
 // Tile sizes are build options so each device type gets its own.
 
 #ifndef NN_ROWS
-#define NN_ROWS 6          // rows of C per work-item in matmul_nn / matmul_tn: 4 or 6 (2 × REGISTER_WIDTH columns each)
+#define NN_ROWS 6          // rows of C per work-item in matmul_nn / matmul_tn: 4, 6 or 8 (2 × REGISTER_WIDTH columns each)
 #endif
 #define NN_COLS (2 * REGISTER_WIDTH)
 // A rows × B rows per work-item in the dot-product (NT) kernels: 4 × 4 where the vectors are
@@ -63,6 +63,9 @@ inline void matmul_cols(__global float* C, __global const float* A, __global con
 #if NN_ROWS > 4
     floatR lo4 = 0.0f, hi4 = 0.0f, lo5 = 0.0f, hi5 = 0.0f;
 #endif
+#if NN_ROWS > 6
+    floatR lo6 = 0.0f, hi6 = 0.0f, lo7 = 0.0f, hi7 = 0.0f;
+#endif
     // Element (row r0 + i, k) of op(A): A is [M, K] (row stride K) or [K, M] (row stride M).
     size_t a_row = trans_a ? 1 : (size_t)K, a_k = trans_a ? (size_t)M : 1;
     __global const float* a = A + (size_t)r0 * a_row + (size_t)k_begin * a_k;
@@ -74,6 +77,9 @@ inline void matmul_cols(__global float* C, __global const float* A, __global con
         NN_ROW(0) NN_ROW(1) NN_ROW(2) NN_ROW(3)
 #if NN_ROWS > 4
         NN_ROW(4) NN_ROW(5)
+#endif
+#if NN_ROWS > 6
+        NN_ROW(6) NN_ROW(7)
 #endif
     }
 #undef NN_ROW
@@ -87,6 +93,9 @@ inline void matmul_cols(__global float* C, __global const float* A, __global con
     NN_STORE(0) NN_STORE(1) NN_STORE(2) NN_STORE(3)
 #if NN_ROWS > 4
     NN_STORE(4) NN_STORE(5)
+#endif
+#if NN_ROWS > 6
+    NN_STORE(6) NN_STORE(7)
 #endif
 #undef NN_STORE
 }

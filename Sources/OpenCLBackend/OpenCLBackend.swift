@@ -47,7 +47,7 @@ public final class OpenCLBackend: Backend {
         case .cpu: TileConfiguration.cpu(for: device)
         case .gpu: TileConfiguration(gpuFor: device)
         }
-        if let registerWidth, tiles.gemmTiles == nil { tiles.registerWidth = registerWidth == 16 ? 16 : 8 }
+        if let registerWidth, tiles.gemmTiles == nil { tiles.setRegisterWidth(registerWidth) }
         try self.init(device: device, tiles: tiles)
     }
 
@@ -168,8 +168,8 @@ public enum KernelStructure: String, CaseIterable, Codable, Sendable {
 
 /// Work-group shapes and tile sizes per device type, passed to the compiler as -D options.
 struct TileConfiguration {
-    /// Rows of C per work-item in the NN/TN kernels.
-    let nnRows: Int
+    /// Rows of C per work-item in the NN/TN kernels (NN_ROWS): 4, 6 or 8.
+    var nnRows: Int
     /// Work-group shape of the 2-D matrix kernels (columns, rows).
     let local2D: [Int]
     /// Work-group size of the 1-D kernels.
@@ -197,10 +197,19 @@ struct TileConfiguration {
     /// `cpu` with vectors of 16 floats where the device prefers them (AVX-512: PoCL keeps float8
     /// in 256-bit registers, and float16 doubles the products' speed there; measured
     /// NN 128×400×784 114 → 166 GFLOP/s), else 8 (16-float tiles would spill 16 registers).
+    /// With 16-float vectors the NN/TN tiles take 8 rows (16 of the 32 registers hold C; on
+    /// PoCL, best of interleaved runs: NN 1000×784×400 ~270 → ~300 GFLOP/s, NN 128×784×400
+    /// ~260 → ~295, TN 784×400×128 ~245 → ~265, the MLP step 2.81 → 2.76 ms).
     static func cpu(for device: OpenCLDevice) -> TileConfiguration {
         var c = cpu
-        c.registerWidth = device.preferredVectorWidth >= 16 ? 16 : 8
+        c.setRegisterWidth(device.preferredVectorWidth >= 16 ? 16 : 8)
         return c
+    }
+
+    /// The CPU structure's vector width (16, or else 8) and the NN/TN tile rows that go with it.
+    mutating func setRegisterWidth(_ width: Int) {
+        registerWidth = width == 16 ? 16 : 8
+        nnRows = registerWidth == 16 ? 8 : 6
     }
     /// GPUs with the usual limits (256 work-items, 16 KiB or more of local memory): 64×64 tiles
     /// of C, 16 deep, 4×4 per work-item; the hardware's exp and log. Tested for correctness on
