@@ -120,7 +120,8 @@ inline float vlog1p(float x) { return x < 1e-4f ? x * (1.0f - 0.5f * x) : vlog(1
 
 // sin and cos of a (|a| up to a few π) together: reduced to r ∈ [−π/4, π/4] by the nearest
 // multiple q of π/2 (in three parts, Cephes' DP1–DP3), Cephes' sinf/cosf polynomials on r, then
-// swapped and negated by q mod 4. About 1e-7 absolute error. Defined for float and floatR.
+// swapped and negated by q mod 4. About 1e-7 absolute error. On REGISTER_WIDTH lanes (the
+// Box–Muller draws of sampling.cl).
 #define DEFINE_VSINCOS(NAME, T, I) \
 __attribute__((always_inline)) inline void NAME(T a, T* sine, T* cosine) { \
     T q = floor(a * 0.636619772367581343f + 0.5f); \
@@ -133,7 +134,6 @@ __attribute__((always_inline)) inline void NAME(T a, T* sine, T* cosine) { \
     *sine = select(sw, -sw, (k & 2) != 0); \
     *cosine = select(cw, -cw, ((k + 1) & 2) != 0); \
 }
-DEFINE_VSINCOS(vsincos, float, int)
 DEFINE_VSINCOS(vsincos_r, floatR, intR)
 
 inline floatR vlog1p_r(floatR x) { return select(vlog_r(1.0f + x), x * (1.0f - 0.5f * x), x < 1e-4f); }
@@ -144,7 +144,6 @@ inline floatR vlog1p_r(floatR x) { return select(vlog_r(1.0f + x), x * (1.0f - 0
 #define vexp_r exp
 #define vlog_r log
 #define vlog1p_r log1p
-__attribute__((always_inline)) inline void vsincos(float a, float* s, float* c) { *s = sin(a); *c = cos(a); }
 __attribute__((always_inline)) inline void vsincos_r(floatR a, floatR* s, floatR* c) { *s = sin(a); *c = cos(a); }
 #endif
 

@@ -188,8 +188,10 @@ inline void dot_tile(__global float* C, __global const float* A, __global const 
         vstore4(tile.scdef, 0, c + 3 * N);
         return;
     }
-    float sums[NT_ROWS][NT_COLS];
-    vstore16(tile, 0, &sums[0][0]);
+    // Spelled out: a vstore16 through &sums[0][0] writes past the first row, which a compiler
+    // may assume it does not (Mesa's rusticl then returned wrong sums).
+    float sums[NT_ROWS][NT_COLS] = {{tile.s0, tile.s1, tile.s2, tile.s3}, {tile.s4, tile.s5, tile.s6, tile.s7},
+                                    {tile.s8, tile.s9, tile.sa, tile.sb}, {tile.sc, tile.sd, tile.se, tile.sf}};
 #else
     float sums[NT_ROWS][NT_COLS] = {
         {hsum(s00), hsum(s01), hsum(s02), hsum(s03)},

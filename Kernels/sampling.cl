@@ -27,7 +27,7 @@ DEFINE_PHILOX(philox4x32_10_r, philox_words_r, uintR, ulongR)
 
 // The four normal draws of Philox block(s) `block` (counter (block, sample, step_lo, step_hi),
 // key (seed_lo, seed_hi)): uniforms in (0, 1) from the top 24 bits, then Box–Muller on lanes
-// (x, y) and (z, w). For one block (T = float) or REGISTER_WIDTH blocks in lanes (T = floatR).
+// (x, y) and (z, w); REGISTER_WIDTH blocks in vector lanes (T = floatR, U = uintR).
 #define DEFINE_NORMALS(NAME, PHILOX, S, T, U, LOG, SINCOS) \
 __attribute__((always_inline)) inline void NAME(U block, uint sample, uint step_lo, uint step_hi, uint seed_lo, uint seed_hi, \
                                                 T* e0, T* e1, T* e2, T* e3) { \
@@ -43,7 +43,6 @@ __attribute__((always_inline)) inline void NAME(U block, uint sample, uint step_
     *e2 = r1 * cos1; \
     *e3 = r1 * sin1; \
 }
-DEFINE_NORMALS(normals4, philox4x32_10, philox_words, float, uint, vlog, vsincos)
 DEFINE_NORMALS(normals4_r, philox4x32_10_r, philox_words_r, floatR, uintR, vlog_r, vsincos_r)
 
 // Raw Philox output, for bit-exact tests against the host implementation.
@@ -56,18 +55,17 @@ __kernel void philox_bits(__global uint* out, int blocks, uint sample, uint step
 // Runs BODY for each element i of this work-item, with its normal draw in eps (T = float) or
 // for REGISTER_WIDTH consecutive elements from i on in vector lanes (T = floatR): the one place
 // that maps work-items to Philox blocks and lanes. Element g of the batch takes lane g % 4 of
-// block g / 4.
+// block g / 4. The draws are made before any branch, for REGISTER_WIDTH blocks in vector lanes
+// (Mesa's rusticl warns "Treating load_kernel_arg in control flow as uniform, results may be
+// incorrect" when the counter arguments are read inside control flow).
 // Unsharded (shard_rows == 0), a work-item takes REGISTER_WIDTH blocks, 4·REGISTER_WIDTH
-// consecutive elements: the draws in vector lanes (lane j of e0..e3 = block j's four), put in
-// element order by `interleave4` (each vector of elements takes a quarter of the lanes of each
-// draw), BODY on whole vectors, one element at a time past the end of a full group.
+// consecutive elements: lane j of e0..e3 holds block j's four draws, put in element order by
+// `interleave4` (each vector of elements takes a quarter of the lanes of each draw), BODY on
+// whole vectors, one element at a time past the end of a full group.
 // Sharded (data parallelism), a work-item takes one element (row, col) of rows `width` wide and
-// draws lane g % 4 of block g / 4, where g = global_row · width + col and global_row =
-// (row / shard_rows) · shard_global_rows + shard_first + row % shard_rows (BatchShard.globalRow),
-// so each row gets the noise of its place in the whole batch. The draws are made before any
-// branch and the four lanes are spelled out: a loop over a private array that read the counter
-// arguments inside its control flow made Mesa's rusticl warn "Treating load_kernel_arg in control
-// flow as uniform, results may be incorrect".
+// draws lane g % 4 of block g / 4 (every vector lane the same block), where g = global_row ·
+// width + col and global_row = (row / shard_rows) · shard_global_rows + shard_first + row %
+// shard_rows (BatchShard.globalRow), so each row gets the noise of its place in the whole batch.
 #define SHARD_PARAMETERS int width, int shard_first, int shard_rows, int shard_global_rows
 #if REGISTER_WIDTH == 16
 // Lanes 4t + l of the result = lane t of the l-th argument (t < 4).
@@ -102,17 +100,15 @@ __attribute__((always_inline)) inline float8 interleave4(float2 a, float2 b, flo
     } \
 }
 #define FOR_EACH_NORMAL(n, SCALAR_BODY, VECTOR_BODY) { \
-    int id = get_global_id(0); \
+    int id = get_global_id(0), per = max(shard_rows, 1), row = id / max(width, 1); \
+    uint g = (uint)(((row / per) * shard_global_rows + shard_first + row % per) * width + (id - row * width)); \
+    floatR e0, e1, e2, e3; \
+    normals4_r(shard_rows > 0 ? (uintR)(g >> 2) : (uint)id * REGISTER_WIDTH + BLOCK_LANES, \
+               sample, step_lo, step_hi, seed_lo, seed_hi, &e0, &e1, &e2, &e3); \
     if (shard_rows > 0) { \
-        int row = id / max(width, 1); \
-        uint g = (uint)(((row / shard_rows) * shard_global_rows + shard_first + row % shard_rows) * width + (id - row * width)); \
-        float e0, e1, e2, e3; \
-        normals4(g >> 2, sample, step_lo, step_hi, seed_lo, seed_hi, &e0, &e1, &e2, &e3); \
-        float lanes[4] = {e0, e1, e2, e3}; \
+        float lanes[4] = {e0.s0, e1.s0, e2.s0, e3.s0}; \
         if (id < (n)) { int i = id; float eps = lanes[g & 3u]; SCALAR_BODY; } \
     } else { \
-        floatR e0, e1, e2, e3; \
-        normals4_r((uint)id * REGISTER_WIDTH + BLOCK_LANES, sample, step_lo, step_hi, seed_lo, seed_hi, &e0, &e1, &e2, &e3); \
         int first = id * 4 * REGISTER_WIDTH; \
         NORMALS_QUARTER(0, n, SCALAR_BODY, VECTOR_BODY) \
         NORMALS_QUARTER(1, n, SCALAR_BODY, VECTOR_BODY) \

@@ -2,6 +2,7 @@ import CPUBackend
 import Engine
 @testable import OpenCLBackend
 import Testing
+import VAEBench
 
 /// Every op on every OpenCL device present (PoCL and Mesa's rusticl in CI) against the CPU
 /// reference, on shapes that are not multiples of any tile.
@@ -33,6 +34,18 @@ import Testing
                 try parity.check(.linear(activation: act), [(x, Parity.values(x.count, stream: 1)), (w, Parity.values(w.count, stream: 2, bound: 0.2)),
                                                             (b, Parity.values(n, stream: 3))])
             }
+        }
+    }
+
+    /// The CPU structure in both vector widths on every device, whatever width the device
+    /// prefers (the other tests build each device's own): every op of `vae check-kernels`.
+    /// Mesa's rusticl, which prefers scalars, returned wrong NT products in the 16-float form.
+    @Test(arguments: [8, 16])
+    func bothVectorWidthsMatchCPUOnEveryDevice(_ width: Int) throws {
+        for device in try openCLDevices() {
+            let backend = try OpenCLBackend(device: device, structure: .cpu, registerWidth: width)
+            let bad = try KernelCheck(backend).run().filter { !$0.passes }
+            #expect(bad.isEmpty, "\(device.name), vectors of \(width): \(bad.map { "\($0.op) \($0.shapes): \($0.difference)" })")
         }
     }
 
