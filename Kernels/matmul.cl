@@ -41,8 +41,10 @@ inline void store_cols(__global float* c, floatR lo, floatR hi, int skip, int co
 }
 
 // C tile of NN_ROWS × NN_COLS at the work-item's position; `trans_a` selects A[K,M] storage.
-// A narrow product (REGISTER_WIDTH ≤ N < NN_COLS) takes tiles of one vector per row: `hi`
-// then repeats `lo`'s columns (in bounds, no branch in the loop) and is not stored.
+// A narrow product (REGISTER_WIDTH ≤ N < NN_COLS) takes tiles of 2·NN_ROWS rows of one vector
+// each: `hi` then holds rows NN_ROWS.. of the tile against the same columns as `lo` (the
+// latent layers' products, N = 20, computed each column twice when `hi` repeated `lo`).
+// `narrow` is a constant in each of matmul_cols' two inlined copies.
 // Global dimension 0 walks the column tiles, or the row tiles when `rows_first` (the host picks
 // the order in which the operand swept again and again is the one that stays in cache; see
 // MatmulLaunchers.swift). Dimension 2 splits K: work-item z sums k in [z·k_chunk, (z+1)·k_chunk)
@@ -50,15 +52,16 @@ inline void store_cols(__global float* c, floatR lo, floatR hi, int skip, int co
 // whose operands stay in cache; with one piece (k_chunk ≥ K) C is the product itself.
 // The epilogue adds bias[N] when `has_bias` and applies the activation `act` (K in one piece;
 // with several, sum_partials does it).
-inline void matmul_cols(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
-                       int M, int N, int K, int trans_a, int k_chunk, int rows_first, int has_bias, int act, float slope) {
-    int cols = N < NN_COLS ? REGISTER_WIDTH : NN_COLS, second = cols == NN_COLS ? REGISTER_WIDTH : 0;
+__attribute__((always_inline)) inline void matmul_tile(__global float* C, __global const float* A, __global const float* B,
+                                                       __global const float* bias, int M, int N, int K, int trans_a, int k_chunk,
+                                                       int rows_first, int has_bias, int act, float slope, int narrow) {
+    int cols = narrow ? REGISTER_WIDTH : NN_COLS, tile_rows = narrow ? 2 * NN_ROWS : NN_ROWS, hi_row = narrow ? NN_ROWS : 0;
     int row_tile = get_global_id(rows_first ? 0 : 1), col_tile = get_global_id(rows_first ? 1 : 0);
-    int row_start = row_tile * NN_ROWS, col_start = col_tile * cols;
+    int row_start = row_tile * tile_rows, col_start = col_tile * cols;
     int k_begin = get_global_id(2) * k_chunk, k_end = min(K, k_begin + k_chunk);
     if (row_start >= M || col_start >= N || k_begin >= K) return;
     C += (size_t)get_global_id(2) * M * N;
-    int r0 = min(row_start, M - NN_ROWS), c0 = min(col_start, N - cols);
+    int r0 = min(row_start, M - tile_rows), c0 = min(col_start, N - cols);
     floatR lo0 = 0.0f, hi0 = 0.0f, lo1 = 0.0f, hi1 = 0.0f, lo2 = 0.0f, hi2 = 0.0f, lo3 = 0.0f, hi3 = 0.0f;
 #if NN_ROWS > 4
     floatR lo4 = 0.0f, hi4 = 0.0f, lo5 = 0.0f, hi5 = 0.0f;
@@ -69,11 +72,14 @@ inline void matmul_cols(__global float* C, __global const float* A, __global con
     // Element (row r0 + i, k) of op(A): A is [M, K] (row stride K) or [K, M] (row stride M).
     size_t a_row = trans_a ? 1 : (size_t)K, a_k = trans_a ? (size_t)M : 1;
     __global const float* a = A + (size_t)r0 * a_row + (size_t)k_begin * a_k;
-#define NN_ROW(i) { float ai = a[(i) * a_row]; lo##i = mul_add((floatR)(ai), b0, lo##i); hi##i = mul_add((floatR)(ai), b1, hi##i); }
+#define NN_ROW(i) { \
+    float ai = a[(i) * a_row], ah = a[((i) + hi_row) * a_row]; \
+    lo##i = mul_add((floatR)(ai), b0, lo##i); \
+    hi##i = mul_add((floatR)(ah), b1, hi##i); }
 #pragma unroll 4
     for (int k = k_begin; k < k_end; ++k, a += a_k) {
         __global const float* b = B + (size_t)k * N + c0;
-        floatR b0 = vloadR(0, b), b1 = vloadR(0, b + second);
+        floatR b0 = vloadR(0, b), b1 = narrow ? b0 : vloadR(0, b + REGISTER_WIDTH);
         NN_ROW(0) NN_ROW(1) NN_ROW(2) NN_ROW(3)
 #if NN_ROWS > 4
         NN_ROW(4) NN_ROW(5)
@@ -86,10 +92,18 @@ inline void matmul_cols(__global float* C, __global const float* A, __global con
     floatR bias_lo = 0.0f, bias_hi = 0.0f;
     if (has_bias) {
         bias_lo = vloadR(0, bias + c0);
-        bias_hi = vloadR(0, bias + c0 + second);
+        bias_hi = narrow ? bias_lo : vloadR(0, bias + c0 + REGISTER_WIDTH);
     }
-#define NN_STORE(i) if (r0 + (i) >= row_start) store_cols(C + (size_t)(r0 + (i)) * N + c0, activate_r(act, slope, lo##i + bias_lo), \
-                                                          activate_r(act, slope, hi##i + bias_hi), col_start - c0, cols);
+    // Wide: row i is lo_i, hi_i. Narrow: row i is lo_i and row NN_ROWS + i is hi_i.
+#define NN_STORE(i) \
+    if (narrow) { \
+        if (r0 + (i) >= row_start) store_cols(C + (size_t)(r0 + (i)) * N + c0, activate_r(act, slope, lo##i + bias_lo), lo##i, col_start - c0, cols); \
+        if (r0 + (i) + NN_ROWS >= row_start) \
+            store_cols(C + (size_t)(r0 + (i) + NN_ROWS) * N + c0, activate_r(act, slope, hi##i + bias_lo), hi##i, col_start - c0, cols); \
+    } else if (r0 + (i) >= row_start) { \
+        store_cols(C + (size_t)(r0 + (i)) * N + c0, activate_r(act, slope, lo##i + bias_lo), activate_r(act, slope, hi##i + bias_hi), \
+                   col_start - c0, cols); \
+    }
     NN_STORE(0) NN_STORE(1) NN_STORE(2) NN_STORE(3)
 #if NN_ROWS > 4
     NN_STORE(4) NN_STORE(5)
@@ -98,6 +112,12 @@ inline void matmul_cols(__global float* C, __global const float* A, __global con
     NN_STORE(6) NN_STORE(7)
 #endif
 #undef NN_STORE
+}
+
+inline void matmul_cols(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
+                        int M, int N, int K, int trans_a, int k_chunk, int rows_first, int has_bias, int act, float slope) {
+    if (N < NN_COLS) matmul_tile(C, A, B, bias, M, N, K, trans_a, k_chunk, rows_first, has_bias, act, slope, 1);
+    else matmul_tile(C, A, B, bias, M, N, K, trans_a, k_chunk, rows_first, has_bias, act, slope, 0);
 }
 
 __kernel void matmul_nn(__global float* C, __global const float* A, __global const float* B, __global const float* bias,

@@ -13,7 +13,7 @@ extension OpenCLBackend {
                                   activation: activation, tiles: t)
         }
         let split = KSplit(k: k)
-        let fitsTiles = m >= tiles.nnRows && n >= tiles.registerWidth
+        let fitsTiles = m >= tiles.nnTileRows(columns: n) && n >= tiles.registerWidth
         // With K in several pieces the kernels write partial products, and sum_partials adds
         // them up, adds the bias and applies the activation; else the kernels do all of it.
         let out = split.pieces > 1 ? try scratchBuffer(slot: Self.partialsSlot, bytes: split.pieces * m * n * 4) : c
@@ -72,8 +72,9 @@ extension OpenCLBackend {
         }
     }
 
-    /// C[M, N] = act(A[M, K]·B[K, N] + bias[N]), NN_ROWS × NN_COLS register tiles (one vector
-    /// wide when N is narrower than two); M ≥ `tiles.nnRows`, N ≥ `tiles.registerWidth`. With
+    /// C[M, N] = act(A[M, K]·B[K, N] + bias[N]), NN_ROWS × NN_COLS register tiles (2·NN_ROWS
+    /// rows of one vector when N is narrower than two vectors); M ≥ `tiles.nnTileRows(columns:
+    /// N)`, N ≥ `tiles.registerWidth`. With
     /// K in pieces, C holds `split.pieces` partial products [M, N] (no bias or activation).
     func matmul_nn(c: CLBuffer, a: CLBuffer, b: CLBuffer, bias: CLBuffer? = nil, m: Int, n: Int, k: Int, split: KSplit,
                    activation: Activation = .identity) throws(OpenCLError) {
@@ -97,7 +98,7 @@ extension OpenCLBackend {
     private func rowsFirst(m: Int, n: Int) -> Int { n > m ? 1 : 0 }
 
     private func registerTiles(m: Int, n: Int, split: KSplit) -> [Int] {
-        let rows = (m + tiles.nnRows - 1) / tiles.nnRows, cols = tiles.nnTiles(columns: n)
+        let rows = (m + tiles.nnTileRows(columns: n) - 1) / tiles.nnTileRows(columns: n), cols = tiles.nnTiles(columns: n)
         return rowsFirst(m: m, n: n) == 1 ? [rows, cols, split.pieces] : [cols, rows, split.pieces]
     }
 

@@ -184,8 +184,11 @@ struct TileConfiguration {
     /// Rows of A per work-item in the NT kernels (NT_ROWS in Kernels/matmul.cl): 4 with 16-float
     /// vectors (32 registers: NT 128×784×400 on PoCL ~195 → ~225 GFLOP/s), else 3.
     var ntRows: Int { registerWidth == 16 ? 4 : 3 }
+    /// Rows of C per work-item in the NN/TN kernels for a C of `columns` columns: NN_ROWS, or
+    /// twice that when C is narrower than two vectors (one vector per row; see `matmul_tile`).
+    func nnTileRows(columns: Int) -> Int { columns < 2 * registerWidth ? 2 * nnRows : nnRows }
     /// Work-items across `columns` columns of C in the NN/TN kernels: two vectors each, or one
-    /// when the matrix is narrower than two (see `matmul_cols`).
+    /// when the matrix is narrower than two (see `matmul_tile`).
     func nnTiles(columns: Int) -> Int {
         let each = columns < 2 * registerWidth ? registerWidth : 2 * registerWidth
         return (columns + each - 1) / each
