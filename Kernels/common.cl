@@ -161,7 +161,7 @@ __attribute__((always_inline)) inline float activate(int act, float slope, float
     }
 }
 
-// `activate` on REGISTER_WIDTH lanes at once (the GEMM epilogues of matmul_cols).
+// `activate` on REGISTER_WIDTH lanes at once (the GEMM epilogues of matmul_tile).
 __attribute__((always_inline)) inline floatR activate_r(int act, float slope, floatR x) {
     switch (act) {
     case ACTIVATION_RELU: return select((floatR)0.0f, x, x > 0.0f);

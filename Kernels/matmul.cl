@@ -1,5 +1,5 @@
 // Matrix products, row-major: twins of CPUBackend/CPUMatmul.swift (cblas_sgemm).
-//   matmul_nn: C[M,N] = A[M,K]·B[K,N]      matmul_tn: C = A[K,M]ᵀ·B[K,N]
+//   matmul_nn: C[M,N] = A[M,K]·B[K,N]      matmul_tn: C = A[K,M]ᵀ·B[K,N]   (*_narrow: N < 2 vectors)
 //   matmul_nt: C = A[M,K]·B[N,K]ᵀ           linear_nt: C = act(A·Bᵀ + bias), the fused layer
 //   matmul_generic: any transposes and sizes, one output per work-item (small or odd shapes)
 //   transpose: dst = srcᵀ (the B of an NT product taken through matmul_nn)
@@ -44,7 +44,7 @@ inline void store_cols(__global float* c, floatR lo, floatR hi, int skip, int co
 // A narrow product (REGISTER_WIDTH ≤ N < NN_COLS) takes tiles of 2·NN_ROWS rows of one vector
 // each: `hi` then holds rows NN_ROWS.. of the tile against the same columns as `lo` (the
 // latent layers' products, N = 20, computed each column twice when `hi` repeated `lo`).
-// `narrow` is a constant in each of matmul_cols' two inlined copies.
+// `narrow` is a constant in each kernel that inlines this (matmul_nn, matmul_nn_narrow, …).
 // Global dimension 0 walks the column tiles, or the row tiles when `rows_first` (the host picks
 // the order in which the operand swept again and again is the one that stays in cache; see
 // MatmulLaunchers.swift). Dimension 2 splits K: work-item z sums k in [z·k_chunk, (z+1)·k_chunk)
@@ -114,20 +114,27 @@ __attribute__((always_inline)) inline void matmul_tile(__global float* C, __glob
 #undef NN_STORE
 }
 
-inline void matmul_cols(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
-                        int M, int N, int K, int trans_a, int k_chunk, int rows_first, int has_bias, int act, float slope) {
-    if (N < NN_COLS) matmul_tile(C, A, B, bias, M, N, K, trans_a, k_chunk, rows_first, has_bias, act, slope, 1);
-    else matmul_tile(C, A, B, bias, M, N, K, trans_a, k_chunk, rows_first, has_bias, act, slope, 0);
-}
-
 __kernel void matmul_nn(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
                         int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
-    matmul_cols(C, A, B, bias, M, N, K, 0, k_chunk, rows_first, has_bias, act, slope);
+    matmul_tile(C, A, B, bias, M, N, K, 0, k_chunk, rows_first, has_bias, act, slope, 0);
 }
 
 __kernel void matmul_tn(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
                         int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
-    matmul_cols(C, A, B, bias, M, N, K, 1, k_chunk, rows_first, has_bias, act, slope);
+    matmul_tile(C, A, B, bias, M, N, K, 1, k_chunk, rows_first, has_bias, act, slope, 0);
+}
+
+// The same with N under two vectors (NN_COLS): tiles of 2·NN_ROWS rows of one vector. Kernels
+// of their own rather than a branch on N around the two forms, whose argument reads inside
+// control flow drew Mesa's rusticl warning "Treating load_kernel_arg in control flow as uniform".
+__kernel void matmul_nn_narrow(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
+                               int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
+    matmul_tile(C, A, B, bias, M, N, K, 0, k_chunk, rows_first, has_bias, act, slope, 1);
+}
+
+__kernel void matmul_tn_narrow(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
+                               int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
+    matmul_tile(C, A, B, bias, M, N, K, 1, k_chunk, rows_first, has_bias, act, slope, 1);
 }
 
 #if REGISTER_WIDTH == 16
@@ -156,7 +163,7 @@ __attribute__((always_inline)) inline float16 lane_sums16(float16 v0, float16 v1
 // summed at the end (with 16 lanes all 16 sums at once, `lane_sums16`: NT 128×784×400 on PoCL
 // ~225 → ~255 GFLOP/s, best of interleaved runs), then bias and activation when `has_bias` /
 // `act` ask for them.
-// Dimension 2 splits K as in matmul_cols (partial products at C + z·M·N).
+// Dimension 2 splits K as in matmul_tile (partial products at C + z·M·N).
 inline void dot_tile(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
                      int M, int N, int K, int k_chunk, int has_bias, int act, float slope) {
     // Dimension 0 walks the rows of A: neighbouring work-groups share the same rows of B, so B
@@ -317,7 +324,7 @@ __kernel void transpose(__global float* dst, __global const float* src, int R, i
 #undef FOR_BLOCK_ROWS
 
 // C[M, N] = act(Σ_z partials[z, M, N] + bias[N]), z in increasing order: the pieces of a
-// product split along K (matmul_cols, dot_tile). One work-item per element.
+// product split along K (matmul_tile, dot_tile). One work-item per element.
 __kernel void sum_partials(__global float* C, __global const float* partials, __global const float* bias,
                            int M, int N, int pieces, int has_bias, int act, float slope) {
     int j = get_global_id(0), i = get_global_id(1);

@@ -7,7 +7,7 @@ import Engine
 /// against the built program's CL_PROGRAM_KERNEL_NAMES and against the launcher files.
 enum Kernel: String, CaseIterable {
     // matmul.cl
-    case matmul_nn, matmul_tn, matmul_nt, linear_nt, matmul_nt_dots, sum_partials, transpose, matmul_generic
+    case matmul_nn, matmul_tn, matmul_nn_narrow, matmul_tn_narrow, matmul_nt, linear_nt, matmul_nt_dots, sum_partials, transpose, matmul_generic
     // gemm.cl
     case gemm_tiled
     // elementwise.cl
@@ -31,7 +31,8 @@ enum Kernel: String, CaseIterable {
     var structures: [KernelStructure] {
         switch self {
         case .gemm_tiled: [.gpu]
-        case .matmul_nn, .matmul_tn, .matmul_nt, .linear_nt, .matmul_nt_dots, .sum_partials, .transpose, .matmul_generic: [.cpu]
+        case .matmul_nn, .matmul_tn, .matmul_nn_narrow, .matmul_tn_narrow, .matmul_nt, .linear_nt, .matmul_nt_dots, .sum_partials, .transpose,
+             .matmul_generic: [.cpu]
         default: KernelStructure.allCases
         }
     }

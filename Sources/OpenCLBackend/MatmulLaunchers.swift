@@ -74,23 +74,47 @@ extension OpenCLBackend {
 
     /// C[M, N] = act(A[M, K]·B[K, N] + bias[N]), NN_ROWS × NN_COLS register tiles (2·NN_ROWS
     /// rows of one vector when N is narrower than two vectors); M ≥ `tiles.nnTileRows(columns:
-    /// N)`, N ≥ `tiles.registerWidth`. With
-    /// K in pieces, C holds `split.pieces` partial products [M, N] (no bias or activation).
+    /// N)`, N ≥ `tiles.registerWidth`. With K in pieces, C holds `split.pieces` partial products
+    /// [M, N] (no bias or activation).
     func matmul_nn(c: CLBuffer, a: CLBuffer, b: CLBuffer, bias: CLBuffer? = nil, m: Int, n: Int, k: Int, split: KSplit,
                    activation: Activation = .identity) throws(OpenCLError) {
-        try enqueue(.matmul_nn, [.buffer(c), .buffer(a), .buffer(b), .buffer(bias ?? a)]
-                    + (try ints("matmul_nn", [m, n, k, split.chunk, rowsFirst(m: m, n: n), bias == nil ? 0 : 1]))
-                    + [.int(activation.kernelCode), .float(activation.kernelSlope)],
+        if n < 2 * tiles.registerWidth {
+            return try matmul_nn_narrow(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, split: split, activation: activation)
+        }
+        try enqueue(.matmul_nn, try registerTileArguments(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, split: split, activation: activation),
+                    global: registerTiles(m: m, n: n, split: split), local: registerTileGroup(m: m, n: n))
+    }
+
+    /// `matmul_nn` with N under two vectors: tiles of 2·NN_ROWS rows of one vector.
+    func matmul_nn_narrow(c: CLBuffer, a: CLBuffer, b: CLBuffer, bias: CLBuffer?, m: Int, n: Int, k: Int, split: KSplit,
+                          activation: Activation) throws(OpenCLError) {
+        try enqueue(.matmul_nn_narrow, try registerTileArguments(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, split: split, activation: activation),
                     global: registerTiles(m: m, n: n, split: split), local: registerTileGroup(m: m, n: n))
     }
 
     /// C[M, N] = A[K, M]ᵀ·B[K, N], the same tiles and epilogue as `matmul_nn`.
     func matmul_tn(c: CLBuffer, a: CLBuffer, b: CLBuffer, bias: CLBuffer? = nil, m: Int, n: Int, k: Int, split: KSplit,
                    activation: Activation = .identity) throws(OpenCLError) {
-        try enqueue(.matmul_tn, [.buffer(c), .buffer(a), .buffer(b), .buffer(bias ?? a)]
-                    + (try ints("matmul_tn", [m, n, k, split.chunk, rowsFirst(m: m, n: n), bias == nil ? 0 : 1]))
-                    + [.int(activation.kernelCode), .float(activation.kernelSlope)],
+        if n < 2 * tiles.registerWidth {
+            return try matmul_tn_narrow(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, split: split, activation: activation)
+        }
+        try enqueue(.matmul_tn, try registerTileArguments(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, split: split, activation: activation),
                     global: registerTiles(m: m, n: n, split: split), local: registerTileGroup(m: m, n: n))
+    }
+
+    /// `matmul_tn` with N under two vectors: tiles of 2·NN_ROWS rows of one vector.
+    func matmul_tn_narrow(c: CLBuffer, a: CLBuffer, b: CLBuffer, bias: CLBuffer?, m: Int, n: Int, k: Int, split: KSplit,
+                          activation: Activation) throws(OpenCLError) {
+        try enqueue(.matmul_tn_narrow, try registerTileArguments(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, split: split, activation: activation),
+                    global: registerTiles(m: m, n: n, split: split), local: registerTileGroup(m: m, n: n))
+    }
+
+    /// The arguments of the NN/TN register-tile kernels (`matmul_tile` in matmul.cl).
+    private func registerTileArguments(c: CLBuffer, a: CLBuffer, b: CLBuffer, bias: CLBuffer?, m: Int, n: Int, k: Int, split: KSplit,
+                                       activation: Activation) throws(OpenCLError) -> [KernelArgument] {
+        [.buffer(c), .buffer(a), .buffer(b), .buffer(bias ?? a)]
+            + (try ints("matmul", [m, n, k, split.chunk, rowsFirst(m: m, n: n), bias == nil ? 0 : 1]))
+            + [.int(activation.kernelCode), .float(activation.kernelSlope)]
     }
 
     /// The NN/TN kernels' order of tiles (`rows_first` in matmul.cl): row tiles first when B is
@@ -98,7 +122,8 @@ extension OpenCLBackend {
     private func rowsFirst(m: Int, n: Int) -> Int { n > m ? 1 : 0 }
 
     private func registerTiles(m: Int, n: Int, split: KSplit) -> [Int] {
-        let rows = (m + tiles.nnTileRows(columns: n) - 1) / tiles.nnTileRows(columns: n), cols = tiles.nnTiles(columns: n)
+        let tileRows = tiles.nnTileRows(columns: n)
+        let rows = (m + tileRows - 1) / tileRows, cols = tiles.nnTiles(columns: n)
         return rowsFirst(m: m, n: n) == 1 ? [rows, cols, split.pieces] : [cols, rows, split.pieces]
     }
 

@@ -104,8 +104,9 @@ public struct KernelCheck {
         var cases: [(Op, [(TensorSpec, [Float])], RunContext)] = []
         func add(_ op: Op, _ inputs: [(TensorSpec, [Float])], _ context: RunContext = RunContext(step: 12)) { cases.append((op, inputs, context)) }
         // (17, 18, 2049): K in pieces and sum_partials (OpenCLBackend.KSplit), in the narrow NN/TN
-        // tiles (N under two vectors: 2·NN_ROWS rows of one vector) shifted back on both edges.
-        for (m, n, k) in [(1, 1, 1), (7, 33, 5), (33, 7, 65), (65, 70, 17), (17, 18, 2049)] {
+        // tiles of 16-float vectors (N under two vectors: 2·NN_ROWS rows of one vector) shifted
+        // back on both edges; (25, 12, 9): the narrow tiles of 8-float vectors.
+        for (m, n, k) in [(1, 1, 1), (7, 33, 5), (33, 7, 65), (65, 70, 17), (17, 18, 2049), (25, 12, 9)] {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
                 add(.matmul(transposeA: ta, transposeB: tb), [input(ta ? Shape(k, m) : Shape(m, k), stream: 1), input(tb ? Shape(n, k) : Shape(k, n), stream: 2)])
             }

@@ -17,7 +17,7 @@ import VAEBench
             shapes += [(128, 400, 784), (128, 784, 400), (128, 20, 400), (784, 400, 128), (6, 16, 9), (5, 15, 3), (7, 31, 17), (6, 8, 5)]
             shapes += [(7, 33, 2049), (33, 7, 3137), (129, 40, 2100)]  // K split into pieces (KSplit), both tile orders
             shapes += [(128, 400, 20), (33, 129, 63), (6, 16, 31), (385, 33, 129)]  // NT through a transposed B: short K, many rows
-            shapes += [(33, 20, 7), (129, 17, 65), (17, 31, 2049), (40, 24, 129), (16, 16, 16)]  // narrow NN/TN tiles (N < 2 vectors)
+            shapes += [(33, 20, 7), (129, 17, 65), (17, 31, 2049), (40, 24, 129), (16, 16, 16), (33, 12, 7), (129, 9, 65)]  // narrow NN/TN tiles (N < 2 vectors)
             for (m, n, k) in shapes {
                 let a = TensorSpec(ta ? Shape(k, m) : Shape(m, k)), b = TensorSpec(tb ? Shape(n, k) : Shape(k, n))
                 try parity.check(.matmul(transposeA: ta, transposeB: tb),
