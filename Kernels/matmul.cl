@@ -2,8 +2,8 @@
 //   matmul_nn: C[M,N] = A[M,K]·B[K,N]      matmul_tn: C = A[K,M]ᵀ·B[K,N]   (*_narrow: N < 2 vectors)
 //   matmul_nt: C = A[M,K]·B[N,K]ᵀ           linear_nt: C = act(A·Bᵀ + bias), the fused layer
 //   matmul_generic: any transposes and sizes, one output per work-item (small or odd shapes)
-//   transpose: dst = srcᵀ (the B of an NT product taken through matmul_nn)
-//   (gemm_tiled, the GPU configuration's one product kernel, is in gemm.cl)
+//   (transpose and matmul_nt_panel, NT products through a transposed B, are in transpose.cl;
+//   gemm_tiled, the GPU configuration's one product kernel, is in gemm.cl)
 // The blocked kernels keep a tile of C in registers and need no local memory or barriers. A tile
 // that would cross the matrix edge is shifted back inside (it overlaps its neighbour), computed
 // on the fast path, and stores only the part that is its own; so any M, N, K ≥ 1 works as long
@@ -269,59 +269,6 @@ __kernel void matmul_nt_dots(__global float* C, __global const float* A, __globa
     for (int k = whole; k < K; ++k) s = mul_add(a[k], b[k], s);
     C[(size_t)i * N + j] = activate(act, slope, s + (has_bias ? bias[j] : 0.0f));
 }
-
-// dst[C, R] = src[R, C]ᵀ in blocks of REGISTER_WIDTH × REGISTER_WIDTH, one per work-item (range:
-// column block, row block): the block's rows loaded as vectors and transposed in registers by
-// log2(REGISTER_WIDTH) rounds of zips (row k of a round = the zip of rows k/2 and k/2 + W/2 of
-// the round before: its low halves for even k, high halves for odd k), then stored as vectors;
-// the blocks on the bottom and right edges one value at a time. The B of an NT product taken
-// through `matmul_nn`.
-#if REGISTER_WIDTH == 16
-__attribute__((always_inline)) inline float16 zip_lo(float16 a, float16 b) {
-    return (float16)(a.s0, b.s0, a.s1, b.s1, a.s2, b.s2, a.s3, b.s3, a.s4, b.s4, a.s5, b.s5, a.s6, b.s6, a.s7, b.s7);
-}
-__attribute__((always_inline)) inline float16 zip_hi(float16 a, float16 b) {
-    return (float16)(a.s8, b.s8, a.s9, b.s9, a.sa, b.sa, a.sb, b.sb, a.sc, b.sc, a.sd, b.sd, a.se, b.se, a.sf, b.sf);
-}
-#define ZIP_ROUND(d, s) \
-    d##0 = zip_lo(s##0, s##8);  d##1 = zip_hi(s##0, s##8);   d##2 = zip_lo(s##1, s##9);   d##3 = zip_hi(s##1, s##9); \
-    d##4 = zip_lo(s##2, s##10); d##5 = zip_hi(s##2, s##10);  d##6 = zip_lo(s##3, s##11);  d##7 = zip_hi(s##3, s##11); \
-    d##8 = zip_lo(s##4, s##12); d##9 = zip_hi(s##4, s##12);  d##10 = zip_lo(s##5, s##13); d##11 = zip_hi(s##5, s##13); \
-    d##12 = zip_lo(s##6, s##14); d##13 = zip_hi(s##6, s##14); d##14 = zip_lo(s##7, s##15); d##15 = zip_hi(s##7, s##15);
-#define FOR_BLOCK_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
-#else
-__attribute__((always_inline)) inline float8 zip_lo(float8 a, float8 b) { return (float8)(a.s0, b.s0, a.s1, b.s1, a.s2, b.s2, a.s3, b.s3); }
-__attribute__((always_inline)) inline float8 zip_hi(float8 a, float8 b) { return (float8)(a.s4, b.s4, a.s5, b.s5, a.s6, b.s6, a.s7, b.s7); }
-#define ZIP_ROUND(d, s) \
-    d##0 = zip_lo(s##0, s##4); d##1 = zip_hi(s##0, s##4); d##2 = zip_lo(s##1, s##5); d##3 = zip_hi(s##1, s##5); \
-    d##4 = zip_lo(s##2, s##6); d##5 = zip_hi(s##2, s##6); d##6 = zip_lo(s##3, s##7); d##7 = zip_hi(s##3, s##7);
-#define FOR_BLOCK_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
-#endif
-__kernel void transpose(__global float* dst, __global const float* src, int R, int C) {
-    int j0 = get_global_id(0) * REGISTER_WIDTH, i0 = get_global_id(1) * REGISTER_WIDTH;
-    if (i0 >= R || j0 >= C) return;
-    if (i0 + REGISTER_WIDTH <= R && j0 + REGISTER_WIDTH <= C) {
-        __global const float* s = src + (size_t)i0 * C + j0;
-        __global float* d = dst + (size_t)j0 * R + i0;
-#define LOAD_ROW(k) floatR r##k = vloadR(0, s + (size_t)(k) * C), t##k;
-        FOR_BLOCK_ROWS(LOAD_ROW)
-        ZIP_ROUND(t, r) ZIP_ROUND(r, t) ZIP_ROUND(t, r)
-#if REGISTER_WIDTH == 16
-        ZIP_ROUND(r, t)
-#define STORE_ROW(k) vstoreR(r##k, 0, d + (size_t)(k) * R);
-#else
-#define STORE_ROW(k) vstoreR(t##k, 0, d + (size_t)(k) * R);
-#endif
-        FOR_BLOCK_ROWS(STORE_ROW)
-#undef LOAD_ROW
-#undef STORE_ROW
-        return;
-    }
-    for (int j = j0; j < min(C, j0 + REGISTER_WIDTH); ++j)
-        for (int i = i0; i < min(R, i0 + REGISTER_WIDTH); ++i) dst[(size_t)j * R + i] = src[(size_t)i * C + j];
-}
-#undef ZIP_ROUND
-#undef FOR_BLOCK_ROWS
 
 // C[M, N] = act(Σ_z partials[z, M, N] + bias[N]), z in increasing order: the pieces of a
 // product split along K (matmul_tile, dot_tile). One work-item per element.

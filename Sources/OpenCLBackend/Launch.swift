@@ -7,7 +7,9 @@ import Engine
 /// against the built program's CL_PROGRAM_KERNEL_NAMES and against the launcher files.
 enum Kernel: String, CaseIterable {
     // matmul.cl
-    case matmul_nn, matmul_tn, matmul_nn_narrow, matmul_tn_narrow, matmul_nt, linear_nt, matmul_nt_dots, sum_partials, transpose, matmul_generic
+    case matmul_nn, matmul_tn, matmul_nn_narrow, matmul_tn_narrow, matmul_nt, linear_nt, matmul_nt_dots, sum_partials, matmul_generic
+    // transpose.cl
+    case transpose, matmul_nt_panel
     // gemm.cl
     case gemm_tiled
     // elementwise.cl
@@ -32,7 +34,7 @@ enum Kernel: String, CaseIterable {
         switch self {
         case .gemm_tiled: [.gpu]
         case .matmul_nn, .matmul_tn, .matmul_nn_narrow, .matmul_tn_narrow, .matmul_nt, .linear_nt, .matmul_nt_dots, .sum_partials, .transpose,
-             .matmul_generic: [.cpu]
+             .matmul_nt_panel, .matmul_generic: [.cpu]
         default: KernelStructure.allCases
         }
     }
@@ -44,6 +46,8 @@ enum KernelArgument {
     case int(Int32)
     case uint(UInt32)
     case float(Float)
+    /// Local memory of this many bytes (a `__local` pointer argument).
+    case local(Int)
 }
 
 extension OpenCLBackend {
@@ -88,6 +92,7 @@ extension OpenCLBackend {
             case .int(var v): status = clSetKernelArg(k.handle, index, 4, &v)
             case .uint(var v): status = clSetKernelArg(k.handle, index, 4, &v)
             case .float(var v): status = clSetKernelArg(k.handle, index, 4, &v)
+            case .local(let bytes): status = clSetKernelArg(k.handle, index, bytes, nil)
             }
             try check(status, "clSetKernelArg(\(name), \(i))")
         }

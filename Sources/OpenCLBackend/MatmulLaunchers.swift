@@ -1,7 +1,7 @@
 import Engine
 
 /// Launchers of Kernels/matmul.cl (row-major matrices; see the file's header for the tiles),
-/// and `gemm`, which picks one of them for a product.
+/// and `gemm`, which picks one of them (or one of TransposeLaunchers.swift) for a product.
 extension OpenCLBackend {
     /// C[M, N] = op(A)·op(B) (+ bias, activation): on GPUs the local-memory kernel; on CPU
     /// devices the register-tiled kernel for the layout when the matrix holds at least one
@@ -19,13 +19,13 @@ extension OpenCLBackend {
         let out = split.pieces > 1 ? try scratchBuffer(slot: Self.partialsSlot, bytes: split.pieces * m * n * 4) : c
         let epilogue = split.pieces > 1 ? (bias: nil, activation: .identity) : (bias: bias, activation: activation)
         switch (transposeA, transposeB) {
+        case (false, true) where split.pieces == 1 && fitsPanel(m: m, n: n, k: k):
+            return try matmul_nt_panel(c: c, a: a, b: b, bias: bias, m: m, n: n, k: k, activation: activation)
         case (false, true) where fitsTiles && (k < 4 * tiles.registerWidth || m >= 384):
-            // B [N, K] transposed and the NN kernel. For a short K (the decoder's first layer,
-            // K = the latent size) the dot-product form is mostly its scalar remainder (NT
-            // 128×400×20: 9 GFLOP/s, 1000×400×20: 17 → 96–120 this way); over many rows (the
-            // importance samples' chunks, the evaluation's batches of 500) the NN tiles load less
-            // per FMA and the transposition is paid once for M rows (1000×784×400: 185 → 262
-            // GFLOP/s, 500×784×400: 210 → 240); at 128 rows the transposition costs more than it saves.
+            // B [N, K] transposed and the NN kernel, where the panels do not fit. For a short K
+            // (the decoder's first layer, K = the latent size) the dot-product form is mostly its
+            // scalar remainder (NT 128×400×20: 9 GFLOP/s, 1000×400×20: 17 → 96–120 this way);
+            // over many rows with K in pieces the transposition is paid once for M rows.
             let bt = try scratchBuffer(slot: Self.transposedSlot, bytes: k * n * 4)
             try transpose(dst: bt, src: b, rows: n, columns: k)
             try matmul_nn(c: out, a: a, b: bt, bias: epilogue.bias, m: m, n: n, k: k, split: split, activation: epilogue.activation)
@@ -145,13 +145,6 @@ extension OpenCLBackend {
         try enqueue(.matmul_nt_dots, [.buffer(c), .buffer(a), .buffer(b), .buffer(bias ?? a)]
                     + (try ints("matmul_nt_dots", [m, n, k, bias == nil ? 0 : 1])) + [.int(activation.kernelCode), .float(activation.kernelSlope)],
                     global: [n, m], local: [loopingGroup(items: n)[0], 1])
-    }
-
-    /// dst[C, R] = src[R, C]ᵀ, REGISTER_WIDTH × REGISTER_WIDTH blocks per work-item.
-    func transpose(dst: CLBuffer, src: CLBuffer, rows: Int, columns: Int) throws(OpenCLError) {
-        let w = tiles.registerWidth
-        try enqueue(.transpose, [.buffer(dst), .buffer(src)] + (try ints("transpose", [rows, columns])),
-                    global: [(columns + w - 1) / w, (rows + w - 1) / w], local: [1, 1])
     }
 
     /// C[M, N] = act(Σ partials[z, M, N] + bias[N]) over the `pieces` of a product split along K.

@@ -18,6 +18,7 @@ struct ProgramBuilder {
     static let sources: [(name: String, bytes: [UInt8])] = [
         ("common.cl", PackageResources.common_cl),
         ("matmul.cl", PackageResources.matmul_cl),
+        ("transpose.cl", PackageResources.transpose_cl),
         ("gemm.cl", PackageResources.gemm_cl),
         ("elementwise.cl", PackageResources.elementwise_cl),
         ("sampling.cl", PackageResources.sampling_cl),

@@ -105,14 +105,16 @@ public struct KernelCheck {
         func add(_ op: Op, _ inputs: [(TensorSpec, [Float])], _ context: RunContext = RunContext(step: 12)) { cases.append((op, inputs, context)) }
         // (17, 18, 2049): K in pieces and sum_partials (OpenCLBackend.KSplit), in the narrow NN/TN
         // tiles of 16-float vectors (N under two vectors: 2·NN_ROWS rows of one vector) shifted
-        // back on both edges; (25, 12, 9): the narrow tiles of 8-float vectors.
-        for (m, n, k) in [(1, 1, 1), (7, 33, 5), (33, 7, 65), (65, 70, 17), (17, 18, 2049), (25, 12, 9)] {
+        // back on both edges; (25, 12, 9): the narrow tiles of 8-float vectors; (129, 33, 70): NT
+        // through matmul_nt_panel, in two groups of row tiles, the last tile and panel shifted back,
+        // K not a whole number of blocks.
+        for (m, n, k) in [(1, 1, 1), (7, 33, 5), (33, 7, 65), (65, 70, 17), (17, 18, 2049), (25, 12, 9), (129, 33, 70)] {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
                 add(.matmul(transposeA: ta, transposeB: tb), [input(ta ? Shape(k, m) : Shape(m, k), stream: 1), input(tb ? Shape(n, k) : Shape(k, n), stream: 2)])
             }
         }
         for act in Activation.all {
-            for (m, n, k) in [(7, 33, 65), (65, 70, 17)] + (act == .softplus ? [(5, 9, 2049)] : []) {
+            for (m, n, k) in [(7, 33, 65), (65, 70, 17)] + (act == .softplus ? [(5, 9, 2049)] : []) + (act == .relu ? [(129, 33, 70)] : []) {
                 add(.linear(activation: act), [input(Shape(m, k), stream: 1), input(Shape(n, k), stream: 2), input(Shape(n), stream: 3)])
             }
             let x = input(Shape(7, 33), stream: 4, bound: 4)
