@@ -35,29 +35,57 @@ __kernel void vae_loss_pixels_calibrated(__global float* pixels, __global const 
 // The Bernoulli likelihood's stages 1 and 2 in one: one work-item per example sums its pixels'
 // −log p in REGISTER_WIDTH lanes (then the lanes, then the remainder one by one) and its KL
 // terms, into terms[b]. PoCL had vectorized the per-pixel kernel in 256-bit registers only and
-// summed each row in a scalar chain.
-__kernel void vae_loss_rows_bernoulli(__global float* terms, __global const float* x, __global const float* decoded,
-                                      __global const float* mean, __global const float* log_variance, __global const float* z,
-                                      int batch, int data_size, int latent_size, int mc) {
+// summed each row in a scalar chain. With `gradient` (a constant in each kernel) it also writes
+// d decoded = d_loss/B · (σ(l) − x) for the row, σ(l) from the same exp(−|l|) as the loss:
+// 1/(1 + e) for l > 0, e/(1 + e) otherwise.
+__attribute__((always_inline)) inline void bernoulli_rows(__global float* terms, __global float* d_decoded, __global const float* x,
+                                                          __global const float* decoded, __global const float* mean,
+                                                          __global const float* log_variance, __global const float* z,
+                                                          __global const float* d_loss, int batch, int data_size, int latent_size,
+                                                          int mc, int gradient) {
     int b = get_global_id(0);
     if (b >= batch) return;
     size_t row = (size_t)b * data_size;
     __global const float* xr = x + row;
     __global const float* lr = decoded + row;
+    __global float* dr = d_decoded + row;
+    float scale = gradient ? d_loss[0] / (float)batch : 0.0f;
     floatR lanes = 0.0f;
     int whole = data_size & ~(REGISTER_WIDTH - 1);
     for (int i = 0; i < whole; i += REGISTER_WIDTH) {
         floatR l = vloadR(0, lr + i), xi = vloadR(0, xr + i);
         intR positive = l > 0.0f;
-        lanes += select((floatR)0.0f, l, positive) + vlog1p_r(vexp_r(select(l, -l, positive))) - xi * l;
+        floatR e = vexp_r(select(l, -l, positive));
+        lanes += select((floatR)0.0f, l, positive) + vlog1p_r(e) - xi * l;
+        if (gradient) {
+            floatR r = 1.0f / (1.0f + e);
+            vstoreR(scale * (select(e * r, r, positive) - xi), 0, dr + i);
+        }
     }
     float reconstruction = hsum(lanes);
-    for (int i = whole; i < data_size; ++i) reconstruction += pixel_loss(LIKELIHOOD_BERNOULLI, 1.0f, xr[i], lr[i]);
+    for (int i = whole; i < data_size; ++i) {
+        reconstruction += pixel_loss(LIKELIHOOD_BERNOULLI, 1.0f, xr[i], lr[i]);
+        if (gradient) dr[i] = scale * (1.0f / (1.0f + vexp(-lr[i])) - xr[i]);
+    }
     float kl = 0.0f;
     size_t lrow = (size_t)b * latent_size;
     for (int j = 0; j < latent_size; ++j) kl += latent_kl(mc, mean[lrow + j], log_variance[lrow + j], z[lrow + j]);
     terms[2 * b] = reconstruction;
     terms[2 * b + 1] = kl;
+}
+
+__kernel void vae_loss_rows_bernoulli(__global float* terms, __global const float* x, __global const float* decoded,
+                                      __global const float* mean, __global const float* log_variance, __global const float* z,
+                                      int batch, int data_size, int latent_size, int mc) {
+    bernoulli_rows(terms, terms, x, decoded, mean, log_variance, z, x, batch, data_size, latent_size, mc, 0);
+}
+
+// The same and d decoded (vaeLossWithGradient).
+__kernel void vae_loss_rows_bernoulli_gradient(__global float* terms, __global float* d_decoded, __global const float* x,
+                                               __global const float* decoded, __global const float* mean,
+                                               __global const float* log_variance, __global const float* z,
+                                               __global const float* d_loss, int batch, int data_size, int latent_size, int mc) {
+    bernoulli_rows(terms, d_decoded, x, decoded, mean, log_variance, z, d_loss, batch, data_size, latent_size, mc, 1);
 }
 
 // Stage 1 with a variance per feature (σ²_j in `variances`, calibrated or given): each pixel's

@@ -139,6 +139,9 @@ public final class CPUBackend: Backend {
             vaeLoss(objective, terms: y[0].floats, total: y[1].floats, lossInputs(x, s, objective))
         case .vaeLossGradient(let objective):
             vaeLossGradient(objective, y.map(\.floats), lossInputs(x, s, objective), dLoss: x[objective.lossInputCount].floats[0])
+        case .vaeLossWithGradient(let objective):  // the two ops in turn: each is one pass already
+            vaeLoss(objective, terms: y[0].floats, total: y[1].floats, lossInputs(x, s, objective))
+            vaeLossGradient(objective, y.dropFirst(2).map(\.floats), lossInputs(x, s, objective), dLoss: x[objective.lossInputCount].floats[0])
         case .gather(let rows):
             try gather(y: y[0].floats, table: x[0].floats, indices: x[1].ints, rows: rows, tableRows: s[0].rows,
                        width: s[0].columns, indexCount: s[1].count, cursor: context.cursor)

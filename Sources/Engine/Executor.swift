@@ -20,6 +20,8 @@ public final class Plan {
     public let naiveBytes: Int
     /// Number of ops per run.
     public var opCount: Int { steps.count }
+    /// The names of its ops in the order they run.
+    public var opNames: [String] { steps.map(\.op.name) }
 
     init(steps: [Step], fetchable: [Int: TensorBuffer], peakBytes: Int, naiveBytes: Int) {
         self.steps = steps
@@ -86,8 +88,11 @@ public final class Executor {
         }
     }
 
-    /// Compiles the nodes needed to compute `outputs` and perform `updates`.
-    public func compile(outputs: [Graph.Tensor], updates: [Graph.Update] = [], reuseBuffers: Bool = true) throws -> Plan {
+    /// Compiles the nodes needed to compute `outputs` and perform `updates`. With
+    /// `fuseLossGradients`, a `vaeLoss` and the `vaeLossGradient` of its mean become one
+    /// `vaeLossWithGradient` (see `fusingLossGradients`); the results are the same.
+    public func compile(outputs: [Graph.Tensor], updates: [Graph.Update] = [], reuseBuffers: Bool = true,
+                        fuseLossGradients: Bool = true) throws -> Plan {
         // Needed nodes: backward reachability from the targets.
         var needed = Set<Int>()
         var stack = outputs.compactMap { graph.tensors[$0.id].producer } + updates.map(\.node)
@@ -95,17 +100,18 @@ public final class Executor {
             guard needed.insert(n).inserted else { continue }
             stack += graph.nodes[n].inputs.compactMap { graph.tensors[$0.id].producer }
         }
-        let order = schedule(needed.sorted())
+        let scheduled = schedule(needed.sorted()).map { graph.nodes[$0] }
+        let order = fuseLossGradients ? fusingLossGradients(scheduled) : scheduled
         // A reshape's output is a view: it shares the buffer of its input's root tensor.
         var root: [Int: Int] = [:]
         func rootOf(_ id: Int) -> Int { root[id] ?? id }
-        for n in order { if case .reshape = graph.nodes[n].op { root[graph.nodes[n].outputs[0].id] = rootOf(graph.nodes[n].inputs[0].id) } }
+        for node in order { if case .reshape = node.op { root[node.outputs[0].id] = rootOf(node.inputs[0].id) } }
         let keep = Set(outputs.map { rootOf($0.id) })
 
         // Last use of each computed tensor (by root) within the plan.
         var lastUse: [Int: Int] = [:]
-        for (position, n) in order.enumerated() {
-            for t in graph.nodes[n].inputs { lastUse[rootOf(t.id)] = position }
+        for (position, node) in order.enumerated() {
+            for t in node.inputs { lastUse[rootOf(t.id)] = position }
         }
 
         var free: [any DeviceBuffer] = []
@@ -117,8 +123,7 @@ public final class Executor {
             let buffer = persistent[rootOf(t.id)] ?? assigned[rootOf(t.id)]
             return buffer.map { TensorBuffer($0, graph.spec(t)) }
         }
-        for (position, n) in order.enumerated() {
-            let node = graph.nodes[n]
+        for (position, node) in order.enumerated() {
             if case .reshape = node.op { continue }
             var outs: [TensorBuffer] = []
             for t in node.outputs {
@@ -157,6 +162,27 @@ public final class Executor {
         var fetchable: [Int: TensorBuffer] = [:]
         for t in outputs { fetchable[t.id] = bind(t) }
         return Plan(steps: steps, fetchable: fetchable, peakBytes: peak, naiveBytes: naive)
+    }
+
+    /// `nodes` with each `vaeLossGradient` whose inputs are exactly a `vaeLoss`'s (earlier in
+    /// `nodes`) and an incoming d(mean) that no node computes (a training step's seed, a
+    /// constant) merged into that loss: one `vaeLossWithGradient` node in the loss's place with
+    /// the outputs of both, so the backend reads the decoder output once for the loss and its
+    /// gradient (on PoCL one pass over the pixels and one launch fewer per training step).
+    /// The gradient's outputs are then computed earlier than before, never later.
+    func fusingLossGradients(_ nodes: [Graph.Node]) -> [Graph.Node] {
+        var result = nodes
+        var dropped = Set<Int>()
+        for (g, node) in nodes.enumerated() {
+            guard case .vaeLossGradient(let objective) = node.op, let dLoss = node.inputs.last,
+                  graph.tensors[dLoss.id].producer == nil,
+                  let l = result.indices.first(where: { $0 < g && result[$0].op == .vaeLoss(objective)
+                                                        && result[$0].inputs == Array(node.inputs.dropLast()) })
+            else { continue }
+            result[l] = Graph.Node(op: .vaeLossWithGradient(objective), inputs: node.inputs, outputs: result[l].outputs + node.outputs)
+            dropped.insert(g)
+        }
+        return result.indices.filter { !dropped.contains($0) }.map { result[$0] }
     }
 
     /// Moves each in-place update to just after the last node it depends on or that reads a

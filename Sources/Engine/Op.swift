@@ -169,6 +169,12 @@ public enum Op: Hashable, Sendable {
     /// Gradient of `vaeLoss`'s mean, scaled by the incoming scalar. Inputs: those of `vaeLoss`,
     /// then d(mean) [1]. Outputs: d output, dμ, d log σ² (and dz for the Monte-Carlo KL).
     case vaeLossGradient(VAEObjective)
+    /// `vaeLoss` and the `vaeLossGradient` of its mean in one op. Inputs: those of
+    /// `vaeLossGradient`. Outputs: those of `vaeLoss`, then those of `vaeLossGradient`. Model
+    /// code does not build it: `Executor.compile` puts it in place of the pair when the incoming
+    /// d(mean) exists before the loss (a training step's seed), so a backend can compute the
+    /// loss and its gradient in one pass over the decoder output.
+    case vaeLossWithGradient(VAEObjective)
     /// Rows `indices[cursor ..< cursor + rows]` of a table, `cursor` from the `RunContext`.
     /// Inputs: table [N, D], indices [K] (int32). Output: [rows, D].
     case gather(rows: Int)
@@ -197,6 +203,7 @@ public enum Op: Hashable, Sendable {
         case .reparameterizeGradient: "reparameterizeGradient"
         case .vaeLoss(let o): "vaeLoss(\(o.likelihood), \(o.kl.rawValue))"
         case .vaeLossGradient(let o): "vaeLossGradient(\(o.likelihood), \(o.kl.rawValue))"
+        case .vaeLossWithGradient(let o): "vaeLossWithGradient(\(o.likelihood), \(o.kl.rawValue))"
         case .gather(let rows): "gather(rows: \(rows))"
         case .adam: "adam"
         case .sgd: "sgd"

@@ -36,7 +36,7 @@ extension Op {
         case .randomNormal: 0
         case .adam: 4
         case .vaeLoss(let o): o.lossInputCount
-        case .vaeLossGradient(let o): o.lossInputCount + 1
+        case .vaeLossGradient(let o), .vaeLossWithGradient(let o): o.lossInputCount + 1
         }
     }
 
@@ -115,7 +115,7 @@ extension Op {
             _ = try matrix(0, "input 0")
             try same(0, 1, "input 0", "input 1")
             return [inputs[0]]
-        case .vaeLoss(let o), .vaeLossGradient(let o):
+        case .vaeLoss(let o), .vaeLossGradient(let o), .vaeLossWithGradient(let o):
             let (b, _) = try matrix(0, "x")
             try same(0, 1, "x", "decoder output")
             let (bm, _) = try matrix(2, "μ")
@@ -125,10 +125,13 @@ extension Op {
             if let vi = o.varianceIndex, s[vi] != Shape(s[0].columns) {
                 throw fail("the variances \(s[vi]) must be one per feature, [\(s[0].columns)]")
             }
-            guard case .vaeLossGradient = self else { return [TensorSpec(Shape(b, 2)), TensorSpec(.scalar)] }
+            let loss = [TensorSpec(Shape(b, 2)), TensorSpec(.scalar)]
+            if case .vaeLoss = self { return loss }
             let dLoss = o.lossInputCount
             guard s[dLoss] == .scalar else { throw fail("the incoming gradient \(s[dLoss]) must be a scalar [1]") }
-            return Array(inputs[1...(o.zIndex ?? 3)])
+            let gradients = Array(inputs[1...(o.zIndex ?? 3)])
+            if case .vaeLossWithGradient = self { return loss + gradients }
+            return gradients
         case .gather(let rows):
             let (_, d) = try matrix(0, "table")
             guard inputs[0].dtype == .float32 else { throw fail("table must be float32, got \(inputs[0])") }

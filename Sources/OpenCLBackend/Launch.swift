@@ -21,7 +21,7 @@ enum Kernel: String, CaseIterable {
     // sampling.cl
     case philox_bits, random_normal, reparameterize, reparameterize_gradient
     // loss.cl
-    case vae_loss_rows_bernoulli, vae_loss_pixels_gaussian, vae_loss_pixels_calibrated, vae_loss_terms, vae_loss_total, vae_loss_gradient_pixels, vae_loss_gradient_bernoulli, vae_loss_gradient_latents
+    case vae_loss_rows_bernoulli, vae_loss_rows_bernoulli_gradient, vae_loss_pixels_gaussian, vae_loss_pixels_calibrated, vae_loss_terms, vae_loss_total, vae_loss_gradient_pixels, vae_loss_gradient_bernoulli, vae_loss_gradient_latents
     case vae_loss_pixels_feature_variance, calibrated_feature_variances, squared_error_rows, calibrated_variance
     // conv.cl
     case im2col, col2im, images_to_channel_rows, channel_rows_to_images, reduce_channels

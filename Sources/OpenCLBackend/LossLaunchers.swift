@@ -1,8 +1,9 @@
 import Engine
 import COpenCL
 
-/// Launchers of Kernels/loss.cl, and the two ops they make up: the fused VAE loss (per-pixel
-/// terms, per-example sums, the batch total) and its gradient (per pixel, per latent element).
+/// Launchers of Kernels/loss.cl, and the ops they make up: the fused VAE loss (per-pixel
+/// terms, per-example sums, the batch total), its gradient (per pixel, per latent element), and
+/// both at once.
 extension OpenCLBackend {
     /// terms[B, 2] = (reconstruction, KL) per example and total[1] their β-weighted batch mean;
     /// `z` is read only by the Monte-Carlo KL, `variances` [D] only by `.gaussianPerFeature`.
@@ -44,6 +45,25 @@ extension OpenCLBackend {
                                       dLoss: dLoss, n: batch * latentSize, batch: batch, beta: o.beta)
     }
 
+    /// `vaeLoss` and `vaeLossGradient` in one: for the Bernoulli likelihood the loss rows and
+    /// d decoded in one pass (`vae_loss_rows_bernoulli_gradient`), else the two in turn.
+    func vaeLossWithGradient(_ o: VAEObjective, terms: CLBuffer, total: CLBuffer, dDecoded: CLBuffer, dMean: CLBuffer, dLogVariance: CLBuffer,
+                             dz: CLBuffer?, x: CLBuffer, decoded: CLBuffer, mean: CLBuffer, logVariance: CLBuffer, z: CLBuffer?,
+                             variances: CLBuffer?, dLoss: CLBuffer, batch: Int, dataSize: Int, latentSize: Int) throws {
+        guard o.likelihood == .bernoulli else {
+            try vaeLoss(o, terms: terms, total: total, x: x, decoded: decoded, mean: mean, logVariance: logVariance, z: z, variances: variances,
+                        batch: batch, dataSize: dataSize, latentSize: latentSize)
+            return try vaeLossGradient(o, dDecoded: dDecoded, dMean: dMean, dLogVariance: dLogVariance, dz: dz, x: x, decoded: decoded,
+                                       mean: mean, logVariance: logVariance, z: z, variances: variances, dLoss: dLoss,
+                                       batch: batch, dataSize: dataSize, latentSize: latentSize)
+        }
+        try vae_loss_rows_bernoulli_gradient(terms: terms, dDecoded: dDecoded, x: x, decoded: decoded, mean: mean, logVariance: logVariance,
+                                             z: z, dLoss: dLoss, batch: batch, dataSize: dataSize, latentSize: latentSize)
+        try vae_loss_total(total: total, terms: terms, batch: batch, dataSize: dataSize, o.likelihood, beta: o.beta)
+        try vae_loss_gradient_latents(dMean: dMean, dLogVariance: dLogVariance, dz: dz, mean: mean, logVariance: logVariance, z: z,
+                                      dLoss: dLoss, n: batch * latentSize, batch: batch, beta: o.beta)
+    }
+
     /// σ²_j per feature: the given buffer, or the batch's (`.calibratedGaussianPerFeature`, in
     /// scratch slot 1); nil for the likelihoods with one σ².
     func featureVariances(_ likelihood: Likelihood, given: CLBuffer?, x: CLBuffer, decoded: CLBuffer,
@@ -76,6 +96,16 @@ extension OpenCLBackend {
     func vae_loss_rows_bernoulli(terms: CLBuffer, x: CLBuffer, decoded: CLBuffer, mean: CLBuffer, logVariance: CLBuffer, z: CLBuffer?,
                                  batch: Int, dataSize: Int, latentSize: Int) throws(OpenCLError) {
         try enqueue(.vae_loss_rows_bernoulli, [.buffer(terms), .buffer(x), .buffer(decoded), .buffer(mean), .buffer(logVariance), .buffer(z ?? mean)]
+                    + (try ints("vaeLoss", [batch, dataSize, latentSize])) + [.int(z == nil ? 0 : 1)],
+                    global: [batch], local: loopingGroup(items: batch))
+    }
+
+    /// `vae_loss_rows_bernoulli` that also writes d decoded = d_loss/B · (σ(decoded) − x).
+    func vae_loss_rows_bernoulli_gradient(terms: CLBuffer, dDecoded: CLBuffer, x: CLBuffer, decoded: CLBuffer, mean: CLBuffer,
+                                          logVariance: CLBuffer, z: CLBuffer?, dLoss: CLBuffer, batch: Int, dataSize: Int,
+                                          latentSize: Int) throws(OpenCLError) {
+        try enqueue(.vae_loss_rows_bernoulli_gradient, [.buffer(terms), .buffer(dDecoded), .buffer(x), .buffer(decoded), .buffer(mean),
+                                                        .buffer(logVariance), .buffer(z ?? mean), .buffer(dLoss)]
                     + (try ints("vaeLoss", [batch, dataSize, latentSize])) + [.int(z == nil ? 0 : 1)],
                     global: [batch], local: loopingGroup(items: batch))
     }

@@ -61,6 +61,12 @@ extension OpenCLBackend {
                                 mean: x[2], logVariance: x[3], z: o.zIndex.map { x[$0] }, variances: o.varianceIndex.map { x[$0] },
                                 dLoss: x[o.lossInputCount],
                                 batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)
+        case .vaeLossWithGradient(let o):
+            let mc = o.kl == .monteCarlo
+            try vaeLossWithGradient(o, terms: y[0], total: y[1], dDecoded: y[2], dMean: y[3], dLogVariance: y[4], dz: mc ? y[5] : nil,
+                                    x: x[0], decoded: x[1], mean: x[2], logVariance: x[3], z: o.zIndex.map { x[$0] },
+                                    variances: o.varianceIndex.map { x[$0] }, dLoss: x[o.lossInputCount],
+                                    batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)
         case .gather(let rows):
             let indexCount = s[1].count
             guard context.cursor >= 0, context.cursor + rows <= indexCount else {

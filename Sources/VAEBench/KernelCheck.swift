@@ -145,6 +145,7 @@ public struct KernelCheck {
                 if likelihood == .gaussianPerFeature { inputs.append((TensorSpec(Shape(33)), values(33, stream: 6).map { 0.05 + $0 * $0 })) }
                 add(.vaeLoss(objective), inputs)
                 add(.vaeLossGradient(objective), inputs + [(TensorSpec(.scalar), [1.5])])
+                add(.vaeLossWithGradient(objective), inputs + [(TensorSpec(.scalar), [1.5])])
             }
         }
         let parameters = Shape(129)

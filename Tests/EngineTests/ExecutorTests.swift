@@ -3,11 +3,11 @@ import Engine
 import Testing
 
 @Suite struct ExecutorTests {
-    private func trainedParameters(reuse: Bool, steps: Int = 4) throws -> ([[Float]], Plan) {
+    private func trainedParameters(reuse: Bool, steps: Int = 4, fuse: Bool = true) throws -> ([[Float]], Plan) {
         let model = try TinyVAE()
         let executor = try Executor(graph: model.graph, backend: CPUBackend(), seed: 3)
         try executor.setValue(TinyVAE.data(), for: model.x)
-        let plan = try executor.compile(outputs: [model.loss], updates: model.updates, reuseBuffers: reuse)
+        let plan = try executor.compile(outputs: [model.loss], updates: model.updates, reuseBuffers: reuse, fuseLossGradients: fuse)
         for step in 0..<steps { try executor.run(plan, context: RunContext(step: UInt64(step))) }
         return (try model.parameters.map { try executor.value(of: $0) }, plan)
     }
@@ -18,6 +18,26 @@ import Testing
         #expect(reused == fresh)
         #expect(freshPlan.peakBytes == freshPlan.naiveBytes)
         #expect(reusedPlan.opCount == freshPlan.opCount)
+    }
+
+    @Test func lossAndItsGradientRunAsOneOpWithTheSameResults() throws {
+        let (fused, plan) = try trainedParameters(reuse: true)
+        let (separate, separatePlan) = try trainedParameters(reuse: true, fuse: false)
+        #expect(fused == separate)
+        #expect(plan.opNames.filter { $0.hasPrefix("vaeLossWithGradient(") }.count == 1)
+        #expect(!plan.opNames.contains { $0.hasPrefix("vaeLoss(") || $0.hasPrefix("vaeLossGradient(") })
+        #expect(separatePlan.opNames.filter { $0.hasPrefix("vaeLoss(") || $0.hasPrefix("vaeLossGradient(") }.count == 2)
+        #expect(separatePlan.opCount == plan.opCount + 1)
+
+        // An incoming d(mean) that the graph computes (not ready before the loss) keeps them apart.
+        let g = Graph()
+        let x = try g.input("x", Shape(4, 5)), decoded = try g.parameter("decoded", Shape(4, 5), .uniform(bound: 1))
+        let mu = try g.parameter("mu", Shape(4, 2), .uniform(bound: 1)), lv = try g.parameter("lv", Shape(4, 2), .uniform(bound: 1))
+        let loss = try g.vaeLoss(data: x, decoded: decoded, mean: mu, logVariance: lv, likelihood: .bernoulli).loss
+        let seed = try g.apply(.reduce(.mean, .all), [x])[0]
+        let grads = try g.gradients(of: loss, seed: seed, with: [decoded, mu, lv])
+        let names = try Executor(graph: g, backend: CPUBackend()).compile(outputs: [loss] + grads).opNames
+        #expect(names.contains { $0.hasPrefix("vaeLossGradient(") } && !names.contains { $0.hasPrefix("vaeLossWithGradient(") })
     }
 
     @Test func trainingStepPeakIsBelowTheNaiveTotal() throws {

@@ -139,6 +139,7 @@ import VAEBench
                 if likelihood == .gaussianPerFeature { inputs.append((TensorSpec(Shape(d)), Parity.values(d, stream: 6).map { 0.05 + $0 * $0 })) }
                 try parity.check(.vaeLoss(objective), inputs)
                 try parity.check(.vaeLossGradient(objective), inputs + [(TensorSpec(.scalar), [1.5])])
+                try parity.check(.vaeLossWithGradient(objective), inputs + [(TensorSpec(.scalar), [1.5])])
             }
         }
     }
@@ -194,6 +195,7 @@ import VAEBench
             if likelihood == .gaussianPerFeature { inputs.append((TensorSpec(Shape(129)), Parity.values(129, stream: 6).map { 0.05 + $0 * $0 })) }
             try parity.check(.vaeLoss(VAEObjective(likelihood: likelihood)), inputs)
             try parity.check(.vaeLossGradient(VAEObjective(likelihood: likelihood)), inputs + [(TensorSpec(.scalar), [1])])
+            try parity.check(.vaeLossWithGradient(VAEObjective(likelihood: likelihood)), inputs + [(TensorSpec(.scalar), [1])])
         }
         for act in Activation.all {
             try parity.check(.activation(act), [(TensorSpec(Shape(7, 33)), Parity.values(231, stream: 5, bound: 6))])
