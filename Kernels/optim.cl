@@ -25,6 +25,34 @@ __kernel void adam(__global float* p, __global const float* g, __global float* m
         p[i] = pi;
     }
 }
+
+// adam with g the column sums of rows[M, n] (a bias gradient): REGISTER_WIDTH columns per
+// work-item, the rows added in order as reduce_rows adds them, then the update; the last
+// columns one by one.
+__kernel void adam_summing_rows(__global float* p, __global const float* rows, __global float* m, __global float* v, int M, int n,
+                                float lr, float beta1, float beta2, float epsilon, float c1, float c2) {
+    int first = get_global_id(0) * REGISTER_WIDTH;
+    if (first >= n) return;
+    if (first + REGISTER_WIDTH <= n) {
+        floatR gi = 0.0f;
+        for (int i = 0; i < M; ++i) gi += vloadR(0, rows + (size_t)i * n + first);
+        floatR mi = vloadR(0, m + first), vi = vloadR(0, v + first), pi = vloadR(0, p + first);
+        ADAM_STEP(floatR, gi, mi, vi, pi)
+        vstoreR(mi, 0, m + first);
+        vstoreR(vi, 0, v + first);
+        vstoreR(pi, 0, p + first);
+        return;
+    }
+    for (int j = first; j < n; ++j) {
+        float gi = 0.0f;
+        for (int i = 0; i < M; ++i) gi += rows[(size_t)i * n + j];
+        float mi = m[j], vi = v[j], pi = p[j];
+        ADAM_STEP(float, gi, mi, vi, pi)
+        m[j] = mi;
+        v[j] = vi;
+        p[j] = pi;
+    }
+}
 #undef ADAM_STEP
 
 __kernel void sgd(__global float* p, __global const float* g, int n, float lr) {

@@ -147,6 +147,12 @@ public final class CPUBackend: Backend {
                        width: s[0].columns, indexCount: s[1].count, cursor: context.cursor)
         case .adam(let h):
             adam(h, parameter: x[0].floats, gradient: x[1].floats, m: x[2].floats, v: x[3].floats, count: s[0].count, step: context.step)
+        case .adamSummingRows(let h):  // the two ops in turn, as unfused
+            var sums = [Float](repeating: 0, count: s[0].count)
+            sums.withUnsafeMutableBufferPointer { g in
+                reduce(.sum, .rows, y: g.baseAddress!, x: x[1].floats, shape: s[1])
+                adam(h, parameter: x[0].floats, gradient: g.baseAddress!, m: x[2].floats, v: x[3].floats, count: s[0].count, step: context.step)
+            }
         case .sgd(let lr):
             sgd(learningRate: lr, parameter: x[0].floats, gradient: x[1].floats, count: s[0].count)
         }

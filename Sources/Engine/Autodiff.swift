@@ -127,7 +127,7 @@ extension Graph {
             throw refuse("second derivatives are not supported")
         case .randomNormal:
             return []
-        case .adam, .sgd:
+        case .adam, .adamSummingRows, .sgd:
             throw refuse("an optimizer update has no gradient")
         }
     }

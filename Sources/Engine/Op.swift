@@ -181,6 +181,12 @@ public enum Op: Hashable, Sendable {
     /// One Adam step in place. Inputs: parameter, gradient, first moment m, second moment v
     /// (parameter, m and v are updated). No outputs.
     case adam(AdamHyperparameters)
+    /// `adam` whose gradient is the column sums of a matrix (a bias gradient,
+    /// `reduce(.sum, .rows)` of the layer's output gradient), summed in the update. Inputs:
+    /// parameter [N], rows [M, N], m [N], v [N] (parameter, m and v are updated). No outputs.
+    /// Model code does not build it: `Executor.compile` puts it in place of the reduction and
+    /// the update when nothing else reads the sums.
+    case adamSummingRows(AdamHyperparameters)
     /// One gradient-descent step in place. Inputs: parameter (updated), gradient. No outputs.
     case sgd(learningRate: Float)
 
@@ -206,6 +212,7 @@ public enum Op: Hashable, Sendable {
         case .vaeLossWithGradient(let o): "vaeLossWithGradient(\(o.likelihood), \(o.kl.rawValue))"
         case .gather(let rows): "gather(rows: \(rows))"
         case .adam: "adam"
+        case .adamSummingRows: "adamSummingRows"
         case .sgd: "sgd"
         }
     }
@@ -213,7 +220,7 @@ public enum Op: Hashable, Sendable {
     /// Indices of inputs the op writes in place; their buffers must be persistent.
     public var mutatedInputs: [Int] {
         switch self {
-        case .adam: [0, 2, 3]
+        case .adam, .adamSummingRows: [0, 2, 3]
         case .sgd: [0]
         default: []
         }

@@ -34,7 +34,7 @@ extension Op {
         case .conv2d(_, _, let bias), .convTranspose2d(_, _, let bias): bias ? 3 : 2
         case .conv2dWeightGradient: 2
         case .randomNormal: 0
-        case .adam: 4
+        case .adam, .adamSummingRows: 4
         case .vaeLoss(let o): o.lossInputCount
         case .vaeLossGradient(let o), .vaeLossWithGradient(let o): o.lossInputCount + 1
         }
@@ -140,6 +140,12 @@ extension Op {
                 throw fail("cannot gather \(rows) rows from an index list of \(s[1].count)")
             }
             return [TensorSpec(Shape(rows, d))]
+        case .adamSummingRows:
+            let (_, n) = try matrix(1, "rows")
+            guard s[0].count == n else { throw fail("the parameter \(s[0]) must have one value per column of the rows \(s[1])") }
+            try same(0, 2, "parameter", "m")
+            try same(0, 3, "parameter", "v")
+            return []
         case .adam:
             try same(0, 1, "parameter", "gradient")
             try same(0, 2, "parameter", "m")

@@ -26,7 +26,7 @@ enum Kernel: String, CaseIterable {
     // conv.cl
     case im2col, col2im, images_to_channel_rows, channel_rows_to_images, reduce_channels
     // optim.cl
-    case adam, sgd
+    case adam, adam_summing_rows, sgd
 
     /// The kernel structures that launch this kernel: the products differ (register blocks
     /// for CPU devices, `gemm_tiled` for GPUs), the rest are shared.

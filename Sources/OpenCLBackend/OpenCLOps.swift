@@ -76,6 +76,9 @@ extension OpenCLBackend {
         case .adam(let h):
             let (c1, c2) = h.biasCorrections(step: context.step)
             try adam(p: x[0], g: x[1], m: x[2], v: x[3], n: s[0].count, h, c1: c1, c2: c2)
+        case .adamSummingRows(let h):
+            let (c1, c2) = h.biasCorrections(step: context.step)
+            try adam_summing_rows(p: x[0], rows: x[1], m: x[2], v: x[3], rowCount: s[1].rows, n: s[0].count, h, c1: c1, c2: c2)
         case .sgd(let lr):
             try sgd(p: x[0], g: x[1], n: s[0].count, lr: lr)
         }

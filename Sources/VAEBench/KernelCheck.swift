@@ -151,6 +151,8 @@ public struct KernelCheck {
         let parameters = Shape(129)
         add(.adam(AdamHyperparameters()), [input(parameters, stream: 1), input(parameters, stream: 2), input(parameters, stream: 3),
                                            (TensorSpec(parameters), values(129, stream: 4).map { $0 * $0 })], RunContext(step: 41))
+        add(.adamSummingRows(AdamHyperparameters()), [input(parameters, stream: 1), input(Shape(7, 129), stream: 2), input(parameters, stream: 3),
+                                                      (TensorSpec(parameters), values(129, stream: 4).map { $0 * $0 })], RunContext(step: 41))
         add(.sgd(learningRate: 0.1), [input(parameters, stream: 1), input(parameters, stream: 2)])
         // (batch, channels, height, width, out channels, kernel, stride, padding)
         for (n, c, h, w, o, k, s, p) in [(1, 1, 5, 5, 2, 3, 1, 1), (2, 3, 7, 6, 4, 3, 2, 1), (1, 7, 4, 5, 3, 1, 1, 0), (2, 1, 8, 8, 3, 4, 2, 1),

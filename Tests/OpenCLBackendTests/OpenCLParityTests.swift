@@ -166,6 +166,12 @@ import VAEBench
                                  context: RunContext(step: 41))
                 try parity.check(.sgd(learningRate: 0.1), [(spec, Parity.values(n, stream: 1)), (spec, Parity.values(n, stream: 2))])
             }
+            for (rows, n) in [(1, 1), (7, 33), (128, 400), (129, 17)] {  // a bias update summing its gradient's rows
+                let spec = TensorSpec(Shape(n)), grid = TensorSpec(Shape(rows, n))
+                try parity.check(.adamSummingRows(AdamHyperparameters(learningRate: 1e-3)),
+                                 [(spec, Parity.values(n, stream: 1)), (grid, Parity.values(rows * n, stream: 2)), (spec, Parity.values(n, stream: 3)),
+                                  (spec, Parity.values(n, stream: 4).map { $0 * $0 })], context: RunContext(step: 41))
+            }
         }
     }
 }
