@@ -14,6 +14,15 @@
 #define NN_ROWS 6          // rows of C per work-item in matmul_nn / matmul_tn: 4, 6 or 8 (2 × REGISTER_WIDTH columns each)
 #endif
 #define NN_COLS (2 * REGISTER_WIDTH)
+// X(i) for each row i of an NN tile, and its accumulators (lo_i: columns 0 … W − 1, hi_i: W …).
+#if NN_ROWS > 6
+#define FOR_NN_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#elif NN_ROWS > 4
+#define FOR_NN_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#else
+#define FOR_NN_ROWS(X) X(0) X(1) X(2) X(3)
+#endif
+#define NN_ACCUMULATORS(i) floatR lo##i = 0.0f, hi##i = 0.0f;
 // A rows × B rows per work-item in the dot-product (NT) kernels: 4 × 4 where the vectors are
 // 512-bit (32 registers hold the 16 sums), 3 × 4 otherwise (16 registers). TileConfiguration.ntRows.
 #if REGISTER_WIDTH == 16
@@ -62,13 +71,7 @@ __attribute__((always_inline)) inline void matmul_tile(__global float* C, __glob
     if (row_start >= M || col_start >= N || k_begin >= K) return;
     C += (size_t)get_global_id(2) * M * N;
     int r0 = min(row_start, M - tile_rows), c0 = min(col_start, N - cols);
-    floatR lo0 = 0.0f, hi0 = 0.0f, lo1 = 0.0f, hi1 = 0.0f, lo2 = 0.0f, hi2 = 0.0f, lo3 = 0.0f, hi3 = 0.0f;
-#if NN_ROWS > 4
-    floatR lo4 = 0.0f, hi4 = 0.0f, lo5 = 0.0f, hi5 = 0.0f;
-#endif
-#if NN_ROWS > 6
-    floatR lo6 = 0.0f, hi6 = 0.0f, lo7 = 0.0f, hi7 = 0.0f;
-#endif
+    FOR_NN_ROWS(NN_ACCUMULATORS)
     // Element (row r0 + i, k) of op(A): A is [M, K] (row stride K) or [K, M] (row stride M).
     size_t a_row = trans_a ? 1 : (size_t)K, a_k = trans_a ? (size_t)M : 1;
     __global const float* a = A + (size_t)r0 * a_row + (size_t)k_begin * a_k;
@@ -80,13 +83,7 @@ __attribute__((always_inline)) inline void matmul_tile(__global float* C, __glob
     for (int k = k_begin; k < k_end; ++k, a += a_k) {
         __global const float* b = B + (size_t)k * N + c0;
         floatR b0 = vloadR(0, b), b1 = narrow ? b0 : vloadR(0, b + REGISTER_WIDTH);
-        NN_ROW(0) NN_ROW(1) NN_ROW(2) NN_ROW(3)
-#if NN_ROWS > 4
-        NN_ROW(4) NN_ROW(5)
-#endif
-#if NN_ROWS > 6
-        NN_ROW(6) NN_ROW(7)
-#endif
+        FOR_NN_ROWS(NN_ROW)
     }
 #undef NN_ROW
     floatR bias_lo = 0.0f, bias_hi = 0.0f;
@@ -104,13 +101,7 @@ __attribute__((always_inline)) inline void matmul_tile(__global float* C, __glob
         store_cols(C + (size_t)(r0 + (i)) * N + c0, activate_r(act, slope, lo##i + bias_lo), activate_r(act, slope, hi##i + bias_hi), \
                    col_start - c0, cols); \
     }
-    NN_STORE(0) NN_STORE(1) NN_STORE(2) NN_STORE(3)
-#if NN_ROWS > 4
-    NN_STORE(4) NN_STORE(5)
-#endif
-#if NN_ROWS > 6
-    NN_STORE(6) NN_STORE(7)
-#endif
+    FOR_NN_ROWS(NN_STORE)
 #undef NN_STORE
 }
 

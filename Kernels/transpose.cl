@@ -82,37 +82,19 @@ __kernel void matmul_nt_panel(__global float* C, __global const float* A, __glob
     int row_tiles = (M + NN_ROWS - 1) / NN_ROWS;
     for (int t = get_group_id(0) * items + item; t < row_tiles; t += get_num_groups(0) * items) {
         int row_start = t * NN_ROWS, r0 = min(row_start, M - NN_ROWS);
-        floatR lo0 = 0.0f, hi0 = 0.0f, lo1 = 0.0f, hi1 = 0.0f, lo2 = 0.0f, hi2 = 0.0f, lo3 = 0.0f, hi3 = 0.0f;
-#if NN_ROWS > 4
-        floatR lo4 = 0.0f, hi4 = 0.0f, lo5 = 0.0f, hi5 = 0.0f;
-#endif
-#if NN_ROWS > 6
-        floatR lo6 = 0.0f, hi6 = 0.0f, lo7 = 0.0f, hi7 = 0.0f;
-#endif
+        FOR_NN_ROWS(NN_ACCUMULATORS)
         __global const float* a = A + (size_t)r0 * K;
 #define NN_ROW(i) { float ai = a[(size_t)(i) * K]; lo##i = mul_add((floatR)(ai), b0, lo##i); hi##i = mul_add((floatR)(ai), b1, hi##i); }
 #pragma unroll 4
         for (int k = 0; k < K; ++k, ++a) {
             floatR b0 = vloadR(0, panel + k * NN_COLS), b1 = vloadR(1, panel + k * NN_COLS);
-            NN_ROW(0) NN_ROW(1) NN_ROW(2) NN_ROW(3)
-#if NN_ROWS > 4
-            NN_ROW(4) NN_ROW(5)
-#endif
-#if NN_ROWS > 6
-            NN_ROW(6) NN_ROW(7)
-#endif
+            FOR_NN_ROWS(NN_ROW)
         }
 #undef NN_ROW
         floatR bias_lo = has_bias ? vloadR(0, bias + c0) : (floatR)0.0f, bias_hi = has_bias ? vloadR(1, bias + c0) : (floatR)0.0f;
 #define NN_STORE(i) if (r0 + (i) >= row_start) \
         store_cols(C + (size_t)(r0 + (i)) * N + c0, activate_r(act, slope, lo##i + bias_lo), activate_r(act, slope, hi##i + bias_hi), col_start - c0, NN_COLS);
-        NN_STORE(0) NN_STORE(1) NN_STORE(2) NN_STORE(3)
-#if NN_ROWS > 4
-        NN_STORE(4) NN_STORE(5)
-#endif
-#if NN_ROWS > 6
-        NN_STORE(6) NN_STORE(7)
-#endif
+        FOR_NN_ROWS(NN_STORE)
 #undef NN_STORE
     }
 }
