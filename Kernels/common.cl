@@ -184,3 +184,20 @@ inline float activation_derivative(int act, float slope, float y) {
     default: return 1.0f;
     }
 }
+
+// The Adam step, for optim.cl's updates and the fused weight update of matmul.cl's tiles.
+// c1 = 1/(1 − β₁ᵗ), c2 = 1/(1 − β₂ᵗ), computed on the host in float64. Each work-item updates
+// REGISTER_WIDTH consecutive elements in vector registers (the last one those that are left).
+#define ADAM_STEP(T, gi, mi, vi, pi) { \
+    mi = beta1 * mi + (1.0f - beta1) * gi; \
+    vi = beta2 * vi + (1.0f - beta2) * gi * gi; \
+    pi -= lr * (mi * c1) / (sqrt(vi * c2) + epsilon); }
+// The step on the REGISTER_WIDTH elements from `first` with gradient vector gi, or on element j.
+#define ADAM_VECTOR(first, gi) { \
+    floatR mi = vloadR(0, m + (first)), vi = vloadR(0, v + (first)), pi = vloadR(0, p + (first)); \
+    ADAM_STEP(floatR, gi, mi, vi, pi) \
+    vstoreR(mi, 0, m + (first)); vstoreR(vi, 0, v + (first)); vstoreR(pi, 0, p + (first)); }
+#define ADAM_ELEMENT(j, gj) { \
+    float gi = (gj), mi = m[j], vi = v[j], pi = p[j]; \
+    ADAM_STEP(float, gi, mi, vi, pi) \
+    m[j] = mi; v[j] = vi; p[j] = pi; }

@@ -49,6 +49,22 @@ inline void store_cols(__global float* c, floatR lo, floatR hi, int skip, int co
     for (int j = skip; j < cols; ++j) c[j] = v[j];
 }
 
+// Adam on the first `cols` elements of a row of p (and of m, v) from column `skip` on, with the
+// gradient values lo, hi (store_cols's columns); h = (lr, beta1, beta2, epsilon).
+inline void adam_cols(__global float* p, __global float* m, __global float* v, floatR lo, floatR hi, int skip, int cols,
+                      float4 h, float c1, float c2) {
+    float lr = h.s0, beta1 = h.s1, beta2 = h.s2, epsilon = h.s3;
+    if (skip == 0) {
+        ADAM_VECTOR(0, lo)
+        if (cols == NN_COLS) ADAM_VECTOR(REGISTER_WIDTH, hi)
+        return;
+    }
+    float g[NN_COLS];
+    vstoreR(lo, 0, g);
+    vstoreR(hi, 1, g);
+    for (int j = skip; j < cols; ++j) ADAM_ELEMENT(j, g[j])
+}
+
 // C tile of NN_ROWS × NN_COLS at the work-item's position; `trans_a` selects A[K,M] storage.
 // A narrow product (REGISTER_WIDTH ≤ N < NN_COLS) takes tiles of 2·NN_ROWS rows of one vector
 // each: `hi` then holds rows NN_ROWS.. of the tile against the same columns as `lo` (the
@@ -60,10 +76,13 @@ inline void store_cols(__global float* c, floatR lo, floatR hi, int skip, int co
 // into C + z·M·N (partial products that sum_partials adds up), so a long K is walked in pieces
 // whose operands stay in cache; with one piece (k_chunk ≥ K) C is the product itself.
 // The epilogue adds bias[N] when `has_bias` and applies the activation `act` (K in one piece;
-// with several, sum_partials does it).
+// with several, sum_partials does it). With `adam` (a constant in adam_transposed_product*, K in
+// one piece) C is a parameter and the tile its gradient: the epilogue takes an Adam step on C,
+// m, v with hyperparameters h = (lr, beta1, beta2, epsilon) and bias corrections c1, c2.
 __attribute__((always_inline)) inline void matmul_tile(__global float* C, __global const float* A, __global const float* B,
                                                        __global const float* bias, int M, int N, int K, int trans_a, int k_chunk,
-                                                       int rows_first, int has_bias, int act, float slope, int narrow) {
+                                                       int rows_first, int has_bias, int act, float slope, int narrow,
+                                                       __global float* m, __global float* v, float4 h, float c1, float c2, int adam) {
     int cols = narrow ? REGISTER_WIDTH : NN_COLS, tile_rows = narrow ? 2 * NN_ROWS : NN_ROWS, hi_row = narrow ? NN_ROWS : 0;
     int row_tile = get_global_id(rows_first ? 0 : 1), col_tile = get_global_id(rows_first ? 1 : 0);
     int row_start = row_tile * tile_rows, col_start = col_tile * cols;
@@ -92,27 +111,30 @@ __attribute__((always_inline)) inline void matmul_tile(__global float* C, __glob
         bias_hi = narrow ? bias_lo : vloadR(0, bias + c0 + REGISTER_WIDTH);
     }
     // Wide: row i is lo_i, hi_i. Narrow: row i is lo_i and row NN_ROWS + i is hi_i.
+#define NN_PUT(row, lo, hi, blo, bhi) { \
+    size_t at = (size_t)(row) * N + c0; \
+    if (adam) adam_cols(C + at, m + at, v + at, lo, hi, col_start - c0, cols, h, c1, c2); \
+    else store_cols(C + at, activate_r(act, slope, (lo) + (blo)), activate_r(act, slope, (hi) + (bhi)), col_start - c0, cols); }
 #define NN_STORE(i) \
     if (narrow) { \
-        if (r0 + (i) >= row_start) store_cols(C + (size_t)(r0 + (i)) * N + c0, activate_r(act, slope, lo##i + bias_lo), lo##i, col_start - c0, cols); \
-        if (r0 + (i) + NN_ROWS >= row_start) \
-            store_cols(C + (size_t)(r0 + (i) + NN_ROWS) * N + c0, activate_r(act, slope, hi##i + bias_lo), hi##i, col_start - c0, cols); \
+        if (r0 + (i) >= row_start) NN_PUT(r0 + (i), lo##i, lo##i, bias_lo, bias_lo) \
+        if (r0 + (i) + NN_ROWS >= row_start) NN_PUT(r0 + (i) + NN_ROWS, hi##i, hi##i, bias_lo, bias_lo) \
     } else if (r0 + (i) >= row_start) { \
-        store_cols(C + (size_t)(r0 + (i)) * N + c0, activate_r(act, slope, lo##i + bias_lo), activate_r(act, slope, hi##i + bias_hi), \
-                   col_start - c0, cols); \
+        NN_PUT(r0 + (i), lo##i, hi##i, bias_lo, bias_hi) \
     }
     FOR_NN_ROWS(NN_STORE)
 #undef NN_STORE
+#undef NN_PUT
 }
 
 __kernel void matmul_nn(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
                         int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
-    matmul_tile(C, A, B, bias, M, N, K, 0, k_chunk, rows_first, has_bias, act, slope, 0);
+    matmul_tile(C, A, B, bias, M, N, K, 0, k_chunk, rows_first, has_bias, act, slope, 0, C, C, (float4)(0.0f), 0.0f, 0.0f, 0);
 }
 
 __kernel void matmul_tn(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
                         int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
-    matmul_tile(C, A, B, bias, M, N, K, 1, k_chunk, rows_first, has_bias, act, slope, 0);
+    matmul_tile(C, A, B, bias, M, N, K, 1, k_chunk, rows_first, has_bias, act, slope, 0, C, C, (float4)(0.0f), 0.0f, 0.0f, 0);
 }
 
 // The same with N under two vectors (NN_COLS): tiles of 2·NN_ROWS rows of one vector. Kernels
@@ -120,12 +142,12 @@ __kernel void matmul_tn(__global float* C, __global const float* A, __global con
 // control flow drew Mesa's rusticl warning "Treating load_kernel_arg in control flow as uniform".
 __kernel void matmul_nn_narrow(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
                                int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
-    matmul_tile(C, A, B, bias, M, N, K, 0, k_chunk, rows_first, has_bias, act, slope, 1);
+    matmul_tile(C, A, B, bias, M, N, K, 0, k_chunk, rows_first, has_bias, act, slope, 1, C, C, (float4)(0.0f), 0.0f, 0.0f, 0);
 }
 
 __kernel void matmul_tn_narrow(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
                                int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
-    matmul_tile(C, A, B, bias, M, N, K, 1, k_chunk, rows_first, has_bias, act, slope, 1);
+    matmul_tile(C, A, B, bias, M, N, K, 1, k_chunk, rows_first, has_bias, act, slope, 1, C, C, (float4)(0.0f), 0.0f, 0.0f, 0);
 }
 
 #if REGISTER_WIDTH == 16

@@ -1,20 +1,6 @@
 // Optimizer updates in place: twins of CPUBackend/CPUOptim.swift. One work-item per element.
 
-// c1 = 1/(1 − β₁ᵗ), c2 = 1/(1 − β₂ᵗ), computed on the host in float64. Each work-item updates
-// REGISTER_WIDTH consecutive elements in vector registers (the last one those that are left).
-#define ADAM_STEP(T, gi, mi, vi, pi) { \
-    mi = beta1 * mi + (1.0f - beta1) * gi; \
-    vi = beta2 * vi + (1.0f - beta2) * gi * gi; \
-    pi -= lr * (mi * c1) / (sqrt(vi * c2) + epsilon); }
-// The step on the REGISTER_WIDTH elements from `first` with gradient vector gi, or on element j.
-#define ADAM_VECTOR(first, gi) { \
-    floatR mi = vloadR(0, m + (first)), vi = vloadR(0, v + (first)), pi = vloadR(0, p + (first)); \
-    ADAM_STEP(floatR, gi, mi, vi, pi) \
-    vstoreR(mi, 0, m + (first)); vstoreR(vi, 0, v + (first)); vstoreR(pi, 0, p + (first)); }
-#define ADAM_ELEMENT(j, gj) { \
-    float gi = (gj), mi = m[j], vi = v[j], pi = p[j]; \
-    ADAM_STEP(float, gi, mi, vi, pi) \
-    m[j] = mi; v[j] = vi; p[j] = pi; }
+// The Adam step (ADAM_STEP, ADAM_VECTOR, ADAM_ELEMENT) is in common.cl: matmul.cl's tiles use it too.
 __kernel void adam(__global float* p, __global const float* g, __global float* m, __global float* v, int n,
                    float lr, float beta1, float beta2, float epsilon, float c1, float c2) {
     int first = get_global_id(0) * REGISTER_WIDTH;
@@ -45,9 +31,22 @@ __kernel void adam_summing_rows(__global float* p, __global const float* rows, _
         ADAM_ELEMENT(j, gj)
     }
 }
-#undef ADAM_STEP
-#undef ADAM_VECTOR
-#undef ADAM_ELEMENT
+
+// adam with g = A[K, M]ᵀ·B[K, N] (a dense layer's weight gradient): matmul_tn's register tiles
+// (matmul.cl), each updating its block of p, m, v with the block of g it summed, which is never
+// stored. K in one piece (the host checks); `rows_first` as in matmul_tn.
+__kernel void adam_transposed_product(__global float* p, __global const float* A, __global const float* B, __global float* m,
+                                      __global float* v, int M, int N, int K, int rows_first, float lr, float beta1, float beta2,
+                                      float epsilon, float c1, float c2) {
+    matmul_tile(p, A, B, p, M, N, K, 1, K, rows_first, 0, 0, 0.0f, 0, m, v, (float4)(lr, beta1, beta2, epsilon), c1, c2, 1);
+}
+
+// The same with N under two vectors (matmul_tn_narrow's tiles).
+__kernel void adam_transposed_product_narrow(__global float* p, __global const float* A, __global const float* B, __global float* m,
+                                             __global float* v, int M, int N, int K, int rows_first, float lr, float beta1, float beta2,
+                                             float epsilon, float c1, float c2) {
+    matmul_tile(p, A, B, p, M, N, K, 1, K, rows_first, 0, 0, 0.0f, 1, m, v, (float4)(lr, beta1, beta2, epsilon), c1, c2, 1);
+}
 
 __kernel void sgd(__global float* p, __global const float* g, int n, float lr) {
     int i = get_global_id(0);

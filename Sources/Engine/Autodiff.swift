@@ -127,7 +127,7 @@ extension Graph {
             throw refuse("second derivatives are not supported")
         case .randomNormal:
             return []
-        case .adam, .adamSummingRows, .sgd:
+        case .adam, .adamSummingRows, .adamTransposedProduct, .sgd:
             throw refuse("an optimizer update has no gradient")
         }
     }

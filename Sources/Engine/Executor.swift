@@ -90,8 +90,8 @@ public final class Executor {
 
     /// Compiles the nodes needed to compute `outputs` and perform `updates`. With `fuseOps`,
     /// pairs of ops that one op does at once are merged (a `vaeLoss` and the `vaeLossGradient`
-    /// of its mean, see `fusingLossGradients`; a bias gradient's sum and its Adam step, see
-    /// `fusingBiasUpdates`); the results are the same.
+    /// of its mean, see `fusingLossGradients`; a bias gradient's sum or a weight gradient's
+    /// product and its Adam step, see `fusingUpdates`); the results are the same.
     public func compile(outputs: [Graph.Tensor], updates: [Graph.Update] = [], reuseBuffers: Bool = true,
                         fuseOps: Bool = true) throws -> Plan {
         // Needed nodes: backward reachability from the targets.
@@ -102,7 +102,7 @@ public final class Executor {
             stack += graph.nodes[n].inputs.compactMap { graph.tensors[$0.id].producer }
         }
         let scheduled = schedule(needed.sorted()).map { graph.nodes[$0] }
-        let order = fuseOps ? fusingBiasUpdates(fusingLossGradients(scheduled), outputs: outputs) : scheduled
+        let order = fuseOps ? fusingUpdates(fusingLossGradients(scheduled), outputs: outputs) : scheduled
         // A reshape's output is a view: it shares the buffer of its input's root tensor.
         var root: [Int: Int] = [:]
         func rootOf(_ id: Int) -> Int { root[id] ?? id }
@@ -186,11 +186,12 @@ public final class Executor {
         return result.indices.filter { !dropped.contains($0) }.map { result[$0] }
     }
 
-    /// `nodes` with each `adam` whose gradient is a `reduce(.sum, .rows)` that nothing else reads
-    /// (and that is not a requested output) merged with that reduction into one
-    /// `adamSummingRows` in the update's place: a bias's gradient is summed inside its update
-    /// (on PoCL five launches fewer per MLP step).
-    func fusingBiasUpdates(_ nodes: [Graph.Node], outputs: [Graph.Tensor]) -> [Graph.Node] {
+    /// `nodes` with each `adam` whose gradient nothing else reads (and that is not a requested
+    /// output) merged with the op that computes it, in the update's place: a bias gradient's
+    /// `reduce(.sum, .rows)` becomes `adamSummingRows` (the sums formed in the update), a weight
+    /// gradient's `matmul(transposeA: true)` becomes `adamTransposedProduct` (the product formed
+    /// in the update, never stored). On PoCL each is one launch and one gradient buffer fewer.
+    func fusingUpdates(_ nodes: [Graph.Node], outputs: [Graph.Tensor]) -> [Graph.Node] {
         var readers: [Graph.Tensor: Int] = [:]
         for node in nodes { for t in node.inputs { readers[t, default: 0] += 1 } }
         var producer: [Graph.Tensor: Int] = [:]
@@ -199,9 +200,16 @@ public final class Executor {
         var dropped = Set<Int>()
         for (u, node) in nodes.enumerated() {
             guard case .adam(let h) = node.op, readers[node.inputs[1]] == 1, !outputs.contains(node.inputs[1]),
-                  let r = producer[node.inputs[1]], nodes[r].op == .reduce(.sum, .rows) else { continue }
-            result[u] = Graph.Node(op: .adamSummingRows(h), inputs: [node.inputs[0], nodes[r].inputs[0], node.inputs[2], node.inputs[3]],
-                                   outputs: [])
+                  let r = producer[node.inputs[1]] else { continue }
+            let (p, m, v) = (node.inputs[0], node.inputs[2], node.inputs[3])
+            switch nodes[r].op {
+            case .reduce(.sum, .rows):
+                result[u] = Graph.Node(op: .adamSummingRows(h), inputs: [p, nodes[r].inputs[0], m, v], outputs: [])
+            case .matmul(transposeA: true, transposeB: false):
+                result[u] = Graph.Node(op: .adamTransposedProduct(h), inputs: [p] + nodes[r].inputs + [m, v], outputs: [])
+            default:
+                continue
+            }
             dropped.insert(r)
         }
         return result.indices.filter { !dropped.contains($0) }.map { result[$0] }

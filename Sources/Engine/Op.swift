@@ -187,6 +187,13 @@ public enum Op: Hashable, Sendable {
     /// Model code does not build it: `Executor.compile` puts it in place of the reduction and
     /// the update when nothing else reads the sums.
     case adamSummingRows(AdamHyperparameters)
+    /// `adam` whose gradient is the product Aᵀ·B (a dense layer's weight gradient dYᵀ·X, as
+    /// `matmul(transposeA: true)` computes it), formed in the update. Inputs: parameter [M, N],
+    /// A [K, M], B [K, N], m [M, N], v [M, N] (parameter, m and v are updated). No outputs.
+    /// Model code does not build it: `Executor.compile` puts it in place of the product and the
+    /// update when nothing else reads the product, so a backend can update each block of the
+    /// parameter as soon as its block of the gradient is summed, without writing the gradient.
+    case adamTransposedProduct(AdamHyperparameters)
     /// One gradient-descent step in place. Inputs: parameter (updated), gradient. No outputs.
     case sgd(learningRate: Float)
 
@@ -213,6 +220,7 @@ public enum Op: Hashable, Sendable {
         case .gather(let rows): "gather(rows: \(rows))"
         case .adam: "adam"
         case .adamSummingRows: "adamSummingRows"
+        case .adamTransposedProduct: "adamTransposedProduct"
         case .sgd: "sgd"
         }
     }
@@ -221,6 +229,7 @@ public enum Op: Hashable, Sendable {
     public var mutatedInputs: [Int] {
         switch self {
         case .adam, .adamSummingRows: [0, 2, 3]
+        case .adamTransposedProduct: [0, 3, 4]
         case .sgd: [0]
         default: []
         }

@@ -35,6 +35,7 @@ extension Op {
         case .conv2dWeightGradient: 2
         case .randomNormal: 0
         case .adam, .adamSummingRows: 4
+        case .adamTransposedProduct: 5
         case .vaeLoss(let o): o.lossInputCount
         case .vaeLossGradient(let o), .vaeLossWithGradient(let o): o.lossInputCount + 1
         }
@@ -145,6 +146,13 @@ extension Op {
             guard s[0].count == n else { throw fail("the parameter \(s[0]) must have one value per column of the rows \(s[1])") }
             try same(0, 2, "parameter", "m")
             try same(0, 3, "parameter", "v")
+            return []
+        case .adamTransposedProduct:
+            let (k, m) = try matrix(1, "A"), (kb, n) = try matrix(2, "B")
+            guard k == kb else { throw fail("A \(s[1]) and B \(s[2]) must have the same number of rows (Aᵀ·B)") }
+            guard s[0] == Shape(m, n) else { throw fail("the parameter \(s[0]) must have the shape of Aᵀ·B, [\(m), \(n)]") }
+            try same(0, 3, "parameter", "m")
+            try same(0, 4, "parameter", "v")
             return []
         case .adam:
             try same(0, 1, "parameter", "gradient")

@@ -26,7 +26,7 @@ enum Kernel: String, CaseIterable {
     // conv.cl
     case im2col, col2im, images_to_channel_rows, channel_rows_to_images, reduce_channels
     // optim.cl
-    case adam, adam_summing_rows, sgd
+    case adam, adam_summing_rows, adam_transposed_product, adam_transposed_product_narrow, sgd
 
     /// The kernel structures that launch this kernel: the products differ (register blocks
     /// for CPU devices, `gemm_tiled` for GPUs), the rest are shared.
@@ -34,7 +34,7 @@ enum Kernel: String, CaseIterable {
         switch self {
         case .gemm_tiled: [.gpu]
         case .matmul_nn, .matmul_tn, .matmul_nn_narrow, .matmul_tn_narrow, .matmul_nt, .linear_nt, .matmul_nt_dots, .sum_partials, .transpose,
-             .matmul_nt_panel, .matmul_generic: [.cpu]
+             .matmul_nt_panel, .matmul_generic, .adam_transposed_product, .adam_transposed_product_narrow: [.cpu]
         default: KernelStructure.allCases
         }
     }

@@ -117,17 +117,18 @@ extension OpenCLBackend {
             + [.int(activation.kernelCode), .float(activation.kernelSlope)]
     }
 
-    /// The NN/TN kernels' order of tiles (`rows_first` in matmul.cl): row tiles first when B is
+    /// The NN/TN kernels' order of tiles (`rows_first` in matmul.cl, also the fused Adam's in
+    /// optim.cl): row tiles first when B is
     /// the larger operand, so each B column slab stays in cache while A passes.
-    private func rowsFirst(m: Int, n: Int) -> Int { n > m ? 1 : 0 }
+    func rowsFirst(m: Int, n: Int) -> Int { n > m ? 1 : 0 }
 
-    private func registerTiles(m: Int, n: Int, split: KSplit) -> [Int] {
+    func registerTiles(m: Int, n: Int, split: KSplit) -> [Int] {
         let tileRows = tiles.nnTileRows(columns: n)
         let rows = (m + tileRows - 1) / tileRows, cols = tiles.nnTiles(columns: n)
         return rowsFirst(m: m, n: n) == 1 ? [rows, cols, split.pieces] : [cols, rows, split.pieces]
     }
 
-    private func registerTileGroup(m: Int, n: Int) -> [Int] {
+    func registerTileGroup(m: Int, n: Int) -> [Int] {
         rowsFirst(m: m, n: n) == 1 ? [tiles.local2D[1], tiles.local2D[0], 1] : tiles.local2D + [1]
     }
 

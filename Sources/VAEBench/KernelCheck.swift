@@ -153,6 +153,14 @@ public struct KernelCheck {
                                            (TensorSpec(parameters), values(129, stream: 4).map { $0 * $0 })], RunContext(step: 41))
         add(.adamSummingRows(AdamHyperparameters()), [input(parameters, stream: 1), input(Shape(7, 129), stream: 2), input(parameters, stream: 3),
                                                       (TensorSpec(parameters), values(129, stream: 4).map { $0 * $0 })], RunContext(step: 41))
+        // A weight update with its gradient Aᵀ·B formed in place: the wide and narrow tiles of both
+        // vector widths (N = 33, 70: wide; 18: narrow at 16 floats; 12: narrow at 8), edges shifted
+        // back; and the fallbacks (one element, K in pieces).
+        for (m, n, k) in [(7, 33, 65), (65, 70, 17), (17, 18, 9), (25, 12, 9), (1, 1, 1), (5, 9, 2049)] {
+            add(.adamTransposedProduct(AdamHyperparameters()), [input(Shape(m, n), stream: 1), input(Shape(k, m), stream: 2), input(Shape(k, n), stream: 3),
+                                                                input(Shape(m, n), stream: 4), (TensorSpec(Shape(m, n)), values(m * n, stream: 5).map { $0 * $0 })],
+                RunContext(step: 41))
+        }
         add(.sgd(learningRate: 0.1), [input(parameters, stream: 1), input(parameters, stream: 2)])
         // (batch, channels, height, width, out channels, kernel, stride, padding)
         for (n, c, h, w, o, k, s, p) in [(1, 1, 5, 5, 2, 3, 1, 1), (2, 3, 7, 6, 4, 3, 2, 1), (1, 7, 4, 5, 3, 1, 1, 0), (2, 1, 8, 8, 3, 4, 2, 1),

@@ -172,6 +172,16 @@ import VAEBench
                                  [(spec, Parity.values(n, stream: 1)), (grid, Parity.values(rows * n, stream: 2)), (spec, Parity.values(n, stream: 3)),
                                   (spec, Parity.values(n, stream: 4).map { $0 * $0 })], context: RunContext(step: 41))
             }
+            // A weight update forming its gradient Aᵀ·B: the fused tiles (wide, narrow, edges
+            // shifted back) and the fallbacks (too small for a tile, K in pieces).
+            for (m, n, k) in [(1, 1, 1), (7, 33, 129), (129, 7, 33), (33, 129, 7), (17, 18, 9), (400, 784, 128), (400, 20, 128), (20, 400, 128),
+                              (9, 40, 2049)] {
+                let p = TensorSpec(Shape(m, n)), a = TensorSpec(Shape(k, m)), b = TensorSpec(Shape(k, n))
+                try parity.check(.adamTransposedProduct(AdamHyperparameters(learningRate: 1e-3)),
+                                 [(p, Parity.values(p.count, stream: 1)), (a, Parity.values(a.count, stream: 2)), (b, Parity.values(b.count, stream: 3)),
+                                  (p, Parity.values(p.count, stream: 4)), (p, Parity.values(p.count, stream: 5).map { $0 * $0 })],
+                                 context: RunContext(step: 41))
+            }
         }
     }
 }
