@@ -117,9 +117,9 @@ extension OpenCLBackend {
             + [.int(activation.kernelCode), .float(activation.kernelSlope)]
     }
 
-    /// The NN/TN kernels' order of tiles (`rows_first` in matmul.cl, also the fused Adam's in
-    /// optim.cl): row tiles first when B is
-    /// the larger operand, so each B column slab stays in cache while A passes.
+    /// The NN/TN kernels' order of tiles (`rows_first` in matmul.cl; also the fused Adam's in
+    /// optim.cl): row tiles first when B is the larger operand, so each B column slab stays in
+    /// cache while A passes.
     func rowsFirst(m: Int, n: Int) -> Int { n > m ? 1 : 0 }
 
     func registerTiles(m: Int, n: Int, split: KSplit) -> [Int] {
