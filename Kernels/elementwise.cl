@@ -82,28 +82,56 @@ __kernel void reduce_final(__global float* y, __global const float* partial, int
     y[0] = acc * scale;
 }
 
-// Row r of the output is row indices[cursor + r] of the table. Range (column, row): the row
-// is the same across a work-group, so no work-item divides (one work-item per element over a
-// flat range divided by the width, which PoCL cannot vectorize).
-// Indices outside the table give a row of NaN (the host validates index lists it uploads).
+// gather, gather_palette: row r of the output is row indices[cursor + r] of the table. Range
+// (column block, row): the row is the same across a work-group, so no work-item divides (one
+// work-item per element over a flat range divided by the width, which PoCL cannot vectorize);
+// `per_item` columns per work-item: whole rows on CPU devices, where a work-item per value cost
+// more than the copy, one column on GPUs. Indices outside the table give a row of NaN (the
+// host validates index lists it uploads).
+// gather_source: this work-item's columns [*c0, *end) of its output row and the table row to
+// copy them from, or -1 when there is nothing to copy (its columns NaN-filled for an index
+// outside the table).
+__attribute__((always_inline)) inline int gather_source(__global float* y, __global const int* indices, int rows, int width,
+                                                        int table_rows, int cursor, int per_item, int* c0, int* end) {
+    int r = get_global_id(1);
+    *c0 = get_global_id(0) * per_item;
+    if (*c0 >= width || r >= rows) return -1;
+    int index = indices[cursor + r];
+    *end = min(width, *c0 + per_item);
+    if (index < 0 || index >= table_rows) {
+        for (int c = *c0; c < *end; ++c) y[(size_t)r * width + c] = NAN;
+        return -1;
+    }
+    return index;
+}
+
 __kernel void gather(__global float* y, __global const float* table, __global const int* indices,
                           int rows, int width, int table_rows, int cursor, int per_item) {
-    // Range (column block, row): `per_item` columns per work-item, in vectors of REGISTER_WIDTH
-    // where they fit (whole rows on CPU devices, where a work-item per value cost more than the
-    // copy), one column per work-item on GPUs.
-    int c0 = get_global_id(0) * per_item, r = get_global_id(1);
-    if (c0 >= width || r >= rows) return;
-    int index = indices[cursor + r];
-    int end = min(width, c0 + per_item);
-    __global float* out = y + (size_t)r * width;
-    if (index < 0 || index >= table_rows) {
-        for (int c = c0; c < end; ++c) out[c] = NAN;
-        return;
-    }
+    int c0, end, index = gather_source(y, indices, rows, width, table_rows, cursor, per_item, &c0, &end);
+    if (index < 0) return;
+    __global float* out = y + (size_t)get_global_id(1) * width;
     __global const float* in = table + (size_t)index * width;
     int c = c0;
     for (; c + REGISTER_WIDTH <= end; c += REGISTER_WIDTH) vstoreR(vloadR(0, in + c), 0, out + c);
     for (; c < end; ++c) out[c] = in[c];
+}
+
+// gather from a table of bytes, byte b standing for palette[b] (a data set of at most 256
+// values held in a quarter of the memory); the same range and work split as gather.
+__kernel void gather_palette(__global float* y, __global const uchar* table, __global const float* palette, __global const int* indices,
+                             int rows, int width, int table_rows, int cursor, int per_item) {
+    int c0, end, index = gather_source(y, indices, rows, width, table_rows, cursor, per_item, &c0, &end);
+    if (index < 0) return;
+    __global float* out = y + (size_t)get_global_id(1) * width;
+    __global const uchar* in = table + (size_t)index * width;
+    int c = c0;
+    for (; c + 16 <= end; c += 16) {  // 16 bytes per load, 16 floats per store
+        uchar16 b = vload16(0, in + c);
+        vstore16((float16)(palette[b.s0], palette[b.s1], palette[b.s2], palette[b.s3], palette[b.s4], palette[b.s5], palette[b.s6],
+                           palette[b.s7], palette[b.s8], palette[b.s9], palette[b.sa], palette[b.sb], palette[b.sc], palette[b.sd],
+                           palette[b.se], palette[b.sf]), 0, out + c);
+    }
+    for (; c < end; ++c) out[c] = palette[in[c]];
 }
 
 // log Σ exp over each column (one work-item per column), shifted by the column's maximum.

@@ -21,6 +21,7 @@ final class CPUBuffer: DeviceBuffer {
 
     var floats: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
     var ints: UnsafeMutablePointer<Int32> { raw.assumingMemoryBound(to: Int32.self) }
+    var bytes: UnsafeMutablePointer<UInt8> { raw.assumingMemoryBound(to: UInt8.self) }
 }
 
 /// The reference backend: OpenBLAS for matrix products, Swift loops split across the cores for
@@ -144,6 +145,9 @@ public final class CPUBackend: Backend {
             vaeLossGradient(objective, y.dropFirst(2).map(\.floats), lossInputs(x, s, objective), dLoss: x[objective.lossInputCount].floats[0])
         case .gather(let rows):
             try gather(y: y[0].floats, table: x[0].floats, indices: x[1].ints, rows: rows, tableRows: s[0].rows,
+                       width: s[0].columns, indexCount: s[1].count, cursor: context.cursor)
+        case .gatherPalette(let rows):
+            try gather(y: y[0].floats, bytes: x[0].bytes, palette: x[2].floats, indices: x[1].ints, rows: rows, tableRows: s[0].rows,
                        width: s[0].columns, indexCount: s[1].count, cursor: context.cursor)
         case .adam(let h):
             adam(h, parameter: x[0].floats, gradient: x[1].floats, m: x[2].floats, v: x[3].floats, count: s[0].count, step: context.step)

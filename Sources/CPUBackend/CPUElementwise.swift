@@ -142,15 +142,31 @@ extension CPUBackend {
 
     func gather(y: UnsafeMutablePointer<Float>, table: UnsafePointer<Float>, indices: UnsafePointer<Int32>,
                 rows: Int, tableRows: Int, width: Int, indexCount: Int, cursor: Int) throws {
+        for r in 0..<rows {
+            (y + r * width).update(from: table + (try gatheredRow(r, indices: indices, tableRows: tableRows, indexCount: indexCount, cursor: cursor, rows: rows)) * width,
+                                   count: width)
+        }
+    }
+
+    /// `gatherPalette`: row r of y is row indices[cursor + r] of the byte table, each byte b as palette[b].
+    func gather(y: UnsafeMutablePointer<Float>, bytes table: UnsafePointer<UInt8>, palette: UnsafePointer<Float>, indices: UnsafePointer<Int32>,
+                rows: Int, tableRows: Int, width: Int, indexCount: Int, cursor: Int) throws {
+        for r in 0..<rows {
+            let row = table + (try gatheredRow(r, indices: indices, tableRows: tableRows, indexCount: indexCount, cursor: cursor, rows: rows)) * width
+            for c in 0..<width { y[r * width + c] = palette[Int(row[c])] }
+        }
+    }
+
+    /// The table row that row r of a gather reads; an index list too short or an index outside
+    /// the table is an error naming both.
+    private func gatheredRow(_ r: Int, indices: UnsafePointer<Int32>, tableRows: Int, indexCount: Int, cursor: Int, rows: Int) throws -> Int {
         guard cursor >= 0, cursor + rows <= indexCount else {
             throw BackendError.outOfRange(op: "gather", detail: "rows \(cursor)..<\(cursor + rows) of an index list of \(indexCount)")
         }
-        for r in 0..<rows {
-            let index = Int(indices[cursor + r])
-            guard index >= 0, index < tableRows else {
-                throw BackendError.outOfRange(op: "gather", detail: "index \(index) at position \(cursor + r) is outside a table of \(tableRows) rows")
-            }
-            (y + r * width).update(from: table + index * width, count: width)
+        let index = Int(indices[cursor + r])
+        guard index >= 0, index < tableRows else {
+            throw BackendError.outOfRange(op: "gather", detail: "index \(index) at position \(cursor + r) is outside a table of \(tableRows) rows")
         }
+        return index
     }
 }

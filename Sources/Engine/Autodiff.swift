@@ -121,7 +121,7 @@ extension Graph {
             if needs[0] { throw refuse("the data x must not depend on a parameter") }
             if let vi = objective.varianceIndex, needs[vi] { throw refuse("the given per-feature variances get no gradient") }
             return [nil] + (try apply(.vaeLossGradient(objective), x + [dl])) + (objective.varianceIndex == nil ? [] : [nil])
-        case .gather:
+        case .gather, .gatherPalette:
             throw refuse("gather reads data rows; gradients into its table are not supported")
         case .activationGradient, .reparameterizeGradient, .vaeLossGradient, .vaeLossWithGradient, .conv2dWeightGradient:
             throw refuse("second derivatives are not supported")

@@ -81,7 +81,7 @@ public final class Executor {
             case .constant(let values):
                 try backend.upload(values, to: buffer)
             case .input:
-                try backend.upload([Int32](repeating: 0, count: count), to: buffer)
+                try backend.upload([UInt8](repeating: 0, count: info.spec.byteCount), to: buffer)
             case .computed:
                 break
             }

@@ -178,6 +178,12 @@ public enum Op: Hashable, Sendable {
     /// Rows `indices[cursor ..< cursor + rows]` of a table, `cursor` from the `RunContext`.
     /// Inputs: table [N, D], indices [K] (int32). Output: [rows, D].
     case gather(rows: Int)
+    /// `gather` from a table of bytes, each byte b standing for palette[b]: rows
+    /// `indices[cursor ..< cursor + rows]` of table [N, D] (uint8), as floats. Inputs: table,
+    /// indices [K] (int32), palette [256] (float32). Output: [rows, D]. A data set of at most 256
+    /// distinct values (8-bit pictures) is held on the device in a quarter of the memory and
+    /// gathered bit for bit as the float table would be.
+    case gatherPalette(rows: Int)
     /// One Adam step in place. Inputs: parameter, gradient, first moment m, second moment v
     /// (parameter, m and v are updated). No outputs.
     case adam(AdamHyperparameters)
@@ -218,6 +224,7 @@ public enum Op: Hashable, Sendable {
         case .vaeLossGradient(let o): "vaeLossGradient(\(o.likelihood), \(o.kl.rawValue))"
         case .vaeLossWithGradient(let o): "vaeLossWithGradient(\(o.likelihood), \(o.kl.rawValue))"
         case .gather(let rows): "gather(rows: \(rows))"
+        case .gatherPalette(let rows): "gatherPalette(rows: \(rows))"
         case .adam: "adam"
         case .adamSummingRows: "adamSummingRows"
         case .adamTransposedProduct: "adamTransposedProduct"

@@ -36,6 +36,7 @@ extension Op {
         case .randomNormal: 0
         case .adam, .adamSummingRows: 4
         case .adamTransposedProduct: 5
+        case .gatherPalette: 3
         case .vaeLoss(let o): o.lossInputCount
         case .vaeLossGradient(let o), .vaeLossWithGradient(let o): o.lossInputCount + 1
         }
@@ -46,7 +47,9 @@ extension Op {
         guard inputs.count == inputCount else {
             throw .wrongInputCount(op: name, expected: inputCount, got: inputs.count)
         }
-        if case .gather = self {} else {
+        switch self {
+        case .gather, .gatherPalette: break
+        default:
             for (i, spec) in inputs.enumerated() where spec.dtype != .float32 {
                 throw .shapeMismatch(op: name, detail: "input \(i) must be float32, got \(spec)")
             }
@@ -137,6 +140,15 @@ extension Op {
             let (_, d) = try matrix(0, "table")
             guard inputs[0].dtype == .float32 else { throw fail("table must be float32, got \(inputs[0])") }
             guard inputs[1].dtype == .int32, s[1].rank == 1 else { throw fail("indices must be an int32 vector, got \(inputs[1])") }
+            guard rows > 0, rows <= s[1].count else {
+                throw fail("cannot gather \(rows) rows from an index list of \(s[1].count)")
+            }
+            return [TensorSpec(Shape(rows, d))]
+        case .gatherPalette(let rows):
+            let (_, d) = try matrix(0, "table")
+            guard inputs[0].dtype == .uint8 else { throw fail("table must be uint8, got \(inputs[0])") }
+            guard inputs[1].dtype == .int32, s[1].rank == 1 else { throw fail("indices must be an int32 vector, got \(inputs[1])") }
+            guard inputs[2].dtype == .float32, s[2] == Shape(256) else { throw fail("palette must be 256 float32 values, got \(inputs[2])") }
             guard rows > 0, rows <= s[1].count else {
                 throw fail("cannot gather \(rows) rows from an index list of \(s[1].count)")
             }

@@ -35,8 +35,10 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible {
 public enum DType: String, Hashable, Sendable {
     case float32 = "F32"
     case int32 = "I32"
+    /// Bytes: a training table of at most 256 distinct values (see `Op.gatherPalette`).
+    case uint8 = "U8"
 
-    public var byteSize: Int { 4 }
+    public var byteSize: Int { self == .uint8 ? 1 : 4 }
 }
 
 /// Shape and element type of a tensor: everything needed to allocate it.

@@ -104,6 +104,16 @@ extension OpenCLBackend {
                     global: [(width + each - 1) / each, rows], local: tiles.gemmTiles == nil ? [1, loopingGroup(items: rows)[0]] : [tiles.local1D, 1])
     }
 
+    /// `gather` from a byte table: row r of y is row indices[cursor + r] of table[tableRows,
+    /// width] (bytes), each byte b as palette[b] (256 floats).
+    func gather_palette(y: CLBuffer, table: CLBuffer, palette: CLBuffer, indices: CLBuffer, rows: Int, width: Int, tableRows: Int,
+                        cursor: Int) throws(OpenCLError) {
+        let each = perItem(width)
+        try enqueue(.gather_palette, [.buffer(y), .buffer(table), .buffer(palette), .buffer(indices)]
+                    + (try ints("gatherPalette", [rows, width, tableRows, cursor, each])),
+                    global: [(width + each - 1) / each, rows], local: tiles.gemmTiles == nil ? [1, loopingGroup(items: rows)[0]] : [tiles.local1D, 1])
+    }
+
     /// y[j] = scale·Σ_i x[i, j] over an m × n matrix.
     func reduce_rows(y: CLBuffer, x: CLBuffer, m: Int, n: Int, scale: Float) throws(OpenCLError) {
         try enqueue(.reduce_rows, [.buffer(y), .buffer(x)] + (try ints("reduce", [m, n])) + [.float(scale)],

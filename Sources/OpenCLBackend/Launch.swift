@@ -16,7 +16,7 @@ enum Kernel: String, CaseIterable {
     case activation_identity, activation_relu, activation_leaky_relu, activation_sigmoid, activation_tanh, activation_softplus
     case activation_gradient_identity, activation_gradient_relu, activation_gradient_leaky_relu, activation_gradient_sigmoid
     case activation_gradient_tanh, activation_gradient_softplus
-    case add, broadcast, gather
+    case add, broadcast, gather, gather_palette
     case reduce_rows, reduce_partial, reduce_final, logsumexp_rows, logsumexp_partial, logsumexp_final
     // sampling.cl
     case philox_bits, random_normal, reparameterize, reparameterize_gradient

@@ -73,6 +73,13 @@ extension OpenCLBackend {
                 throw BackendError.outOfRange(op: "gather", detail: "rows \(context.cursor)..<\(context.cursor + rows) of an index list of \(indexCount)")
             }
             try gather(y: y[0], table: x[0], indices: x[1], rows: rows, width: s[0].columns, tableRows: s[0].rows, cursor: context.cursor)
+        case .gatherPalette(let rows):
+            let indexCount = s[1].count
+            guard context.cursor >= 0, context.cursor + rows <= indexCount else {
+                throw BackendError.outOfRange(op: "gather", detail: "rows \(context.cursor)..<\(context.cursor + rows) of an index list of \(indexCount)")
+            }
+            try gather_palette(y: y[0], table: x[0], palette: x[2], indices: x[1], rows: rows, width: s[0].columns, tableRows: s[0].rows,
+                               cursor: context.cursor)
         case .adam(let h):
             let (c1, c2) = h.biasCorrections(step: context.step)
             try adam(p: x[0], g: x[1], m: x[2], v: x[3], n: s[0].count, h, c1: c1, c2: c2)

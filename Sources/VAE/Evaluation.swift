@@ -23,12 +23,11 @@ extension InferenceSession {
         }
         let g = Graph()
         let model = try VariationalAutoencoder(architecture, in: g)
-        let table = try g.input("data", Shape(data.count, data.exampleSize))
         let batches = (data.count + batch - 1) / batch
         let order = try g.input("data.order", Shape(batches * batch), .int32)
-        let x = try g.gather(table, indices: order, rows: batch)
-        return (g, model, x, { executor in
-            try executor.setValue(data.images, for: table)
+        let device = try DeviceTable(in: g, rows: data.count, exampleSize: data.exampleSize, bytes: BytePalette(data.images), order: order, batch: batch)
+        return (g, model, device.x, { executor in
+            try device.upload(data.images, to: executor)
             // The last batch is padded with example 0; callers ignore the padding rows.
             try executor.setValue((0..<batches * batch).map { Int32($0 < data.count ? $0 : 0) }, for: order)
         })

@@ -81,7 +81,9 @@ public final class Trainer {
         self.group = group
         let limits = backend.memoryLimits
         let budget = dataBudget ?? min(limits.maxBufferBytes, limits.totalBytes / 2)
-        let dataBytes = data.count * (data.exampleSize * 4 + 4)
+        // 8-bit data goes to the device as bytes (a quarter of the floats' memory) when it fits whole.
+        let bytes = BytePalette(data.images)
+        let dataBytes = data.count * (data.exampleSize * (bytes == nil ? 4 : 1) + 4)
         shards = dataBytes <= budget ? nil
             : DataShards(values: data.images, exampleSize: data.exampleSize,
                          rows: try DataShards.rows(budget: budget, exampleSize: data.exampleSize, batchSize: training.batchSize * ranks, examples: data.count))
@@ -98,10 +100,11 @@ public final class Trainer {
         self.data = data.identity
         let g = graph
         model = try VariationalAutoencoder(architecture, in: g)
-        let table = try g.input("data", Shape(deviceRows, data.exampleSize))
-        self.table = table
         order = try g.input("data.order", Shape(deviceRows), .int32)
-        let x = try g.gather(table, indices: order, rows: training.batchSize)
+        let device = try DeviceTable(in: g, rows: deviceRows, exampleSize: data.exampleSize, bytes: shards == nil ? bytes : nil,
+                                     order: order, batch: training.batchSize)
+        table = device.table
+        let x = device.x
         (terms, loss) = try model.negativeELBO(x, in: g, beta: training.beta, kl: training.kl, samples: training.samples, seed: training.seed)
         lossSum = try g.state("metrics.loss_sum", .scalar)
         // p ← p − (−1)·loss: SGD with rate −1 adds the step's loss to the running sum in place.
@@ -139,7 +142,7 @@ public final class Trainer {
         }
         self.executor = executor
         if shards == nil {
-            try executor.setValue(data.images, for: table)
+            try device.upload(data.images, to: executor)
         } else {
             try executor.setValue((0..<deviceRows).map { Int32($0) }, for: order)  // a shard is stored in batch order
         }

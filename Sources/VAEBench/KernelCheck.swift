@@ -69,11 +69,20 @@ public struct KernelCheck {
     public static func outputs(on backend: any Backend, _ op: Op, _ inputs: [(TensorSpec, [Float])], _ context: RunContext) throws -> [[Float]] {
         let specs = try op.outputSpecs(for: inputs.map(\.0))
         let ins = try inputs.map { spec, values in
-            TensorBuffer(spec.dtype == .int32 ? try backend.makeBuffer(values.map { Int32($0) }) : try backend.makeBuffer(values), spec)
+            TensorBuffer(try Self.buffer(on: backend, values, as: spec.dtype), spec)
         }
         let outs = try specs.map { TensorBuffer(try backend.allocate(bytes: $0.byteCount), $0) }
         try backend.execute(op, inputs: ins, outputs: outs, context: context)
         return try (outs + op.mutatedInputs.map { ins[$0] }).map { try backend.download($0.buffer, count: $0.spec.count) }
+    }
+
+    /// A buffer on `backend` holding `values` as `dtype` (int32 and uint8 values are whole numbers).
+    public static func buffer(on backend: any Backend, _ values: [Float], as dtype: DType) throws -> any DeviceBuffer {
+        switch dtype {
+        case .float32: try backend.makeBuffer(values)
+        case .int32: try backend.makeBuffer(values.map { Int32($0) })
+        case .uint8: try backend.makeBuffer(values.map { UInt8($0) })
+        }
     }
 
     /// The device's Philox4x32-10 bits against the host's: any difference is a failure (∞).
@@ -131,6 +140,9 @@ public struct KernelCheck {
         add(.broadcast(matrix, scale: -0.5), [input(Shape(33), stream: 5)])
         add(.broadcast(matrix, scale: 3), [(TensorSpec(.scalar), [0.25])])
         add(.gather(rows: 7), [input(Shape(20, 33), stream: 6), (TensorSpec(Shape(12), .int32), (0..<12).map { Float(($0 * 7) % 20) })],
+            RunContext(cursor: 3))
+        add(.gatherPalette(rows: 7), [(TensorSpec(Shape(20, 33), .uint8), (0..<660).map { Float(($0 * 37) % 256) }),
+                                      (TensorSpec(Shape(12), .int32), (0..<12).map { Float(($0 * 7) % 20) }), input(Shape(256), stream: 7)],
             RunContext(cursor: 3))
         add(.randomNormal(matrix, seed: 77), [])
         let latent = Shape(7, 5)

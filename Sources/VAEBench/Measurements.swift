@@ -44,9 +44,11 @@ public struct OpBench {
         self.backend = backend
         let outSpecs = try op.outputSpecs(for: specs)
         inputs = try specs.enumerated().map { i, spec in
-            let values = spec.dtype == .int32
-                ? try backend.makeBuffer((0..<spec.count).map { Int32($0 % max(1, specs[0].shape.rows)) })
-                : try backend.makeBuffer(Philox.uniforms(count: spec.count, bound: 0.5, seed: 1, stream: UInt32(i)).map { $0 + 0.5 })
+            let values = switch spec.dtype {
+            case .int32: try backend.makeBuffer((0..<spec.count).map { Int32($0 % max(1, specs[0].shape.rows)) })
+            case .uint8: try backend.makeBuffer((0..<spec.count).map { UInt8($0 % 256) })
+            case .float32: try backend.makeBuffer(Philox.uniforms(count: spec.count, bound: 0.5, seed: 1, stream: UInt32(i)).map { $0 + 0.5 })
+            }
             return TensorBuffer(values, spec)
         }
         outputs = try outSpecs.map { TensorBuffer(try backend.allocate(bytes: $0.byteCount), $0) }

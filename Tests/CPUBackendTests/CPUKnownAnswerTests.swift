@@ -15,11 +15,17 @@ import Glibc
     func run(_ op: Op, _ inputs: [([Float], TensorSpec)], context: RunContext = RunContext()) throws -> [[Float]] {
         let specs = try op.outputSpecs(for: inputs.map(\.1))
         let ins = try inputs.map { values, spec in
-            TensorBuffer(spec.dtype == .int32 ? try backend.makeBuffer(values.map { Int32($0) }) : try backend.makeBuffer(values), spec)
+            let buffer = switch spec.dtype {
+            case .float32: try backend.makeBuffer(values)
+            case .int32: try backend.makeBuffer(values.map { Int32($0) })
+            case .uint8: try backend.makeBuffer(values.map { UInt8($0) })
+            }
+            return TensorBuffer(buffer, spec)
         }
         let outs = try specs.map { TensorBuffer(try backend.allocate(bytes: $0.byteCount), $0) }
         try backend.execute(op, inputs: ins, outputs: outs, context: context)
-        return try outs.map { try backend.download($0.buffer, count: $0.spec.count) } + ins.map { try backend.download($0.buffer, count: $0.spec.count) }
+        return try outs.map { try backend.download($0.buffer, count: $0.spec.count) }
+            + ins.map { $0.spec.dtype == .uint8 ? [] : try backend.download($0.buffer, count: $0.spec.count) }
     }
 
     /// Inside the backend's loops denormals read and round to zero (as in XLA); the caller's
@@ -38,6 +44,18 @@ import Glibc
         let out = try run(.gather(rows: 2), [(table, TensorSpec(Shape(4, 2))), ([3, 0, 2, 1], TensorSpec(Shape(4), .int32))],
                           context: RunContext(cursor: 1))
         #expect(out[0] == [0, 1, 20, 21])
+    }
+
+    @Test func gatherPaletteReadsEachByteThroughThePalette() throws {
+        let palette = (0..<256).map { Float($0) / 255 }
+        let out = try run(.gatherPalette(rows: 2), [([0, 1, 10, 11, 20, 255, 30, 31], TensorSpec(Shape(4, 2), .uint8)),
+                                                    ([3, 0, 2, 1], TensorSpec(Shape(4), .int32)), (palette, TensorSpec(Shape(256)))],
+                          context: RunContext(cursor: 1))
+        #expect(out[0] == [0, 1, 20, 255].map { Float($0) / 255 })
+        #expect(throws: BackendError.self) {
+            try run(.gatherPalette(rows: 1), [([1, 2, 3, 4], TensorSpec(Shape(2, 2), .uint8)), ([5], TensorSpec(Shape(1), .int32)),
+                                              (palette, TensorSpec(Shape(256)))])
+        }
     }
 
     @Test func gatherRejectsIndicesOutsideTheTable() throws {

@@ -156,6 +156,18 @@ import VAEBench
         }
     }
 
+    @Test func gatherPaletteMatchesCPU() throws {
+        for parity in try Parity.everyDevice() {
+            for (rows, width, tableRows) in [(1, 1, 1), (7, 33, 129), (129, 7, 200), (128, 784, 300)] {
+                let table = TensorSpec(Shape(tableRows, width), .uint8), indexCount = rows + 5
+                try parity.check(.gatherPalette(rows: rows), [(table, (0..<table.count).map { Float(($0 * 7919) % 256) }),
+                                                              (TensorSpec(Shape(indexCount), .int32), (0..<indexCount).map { Float(($0 * 7919) % tableRows) }),
+                                                              (TensorSpec(Shape(256)), Parity.values(256, stream: 2))],
+                                 context: RunContext(cursor: 3), tolerance: 0)
+            }
+        }
+    }
+
     @Test func optimizersMatchCPU() throws {
         for parity in try Parity.everyDevice() {
             for n in Self.sizes + [400 * 784] {

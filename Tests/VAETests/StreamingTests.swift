@@ -24,6 +24,39 @@ import Testing
         }
     }
 
+    /// 8-bit data goes to the device as bytes and a palette (`gatherPalette`) and trains exactly
+    /// as the same values streamed as floats.
+    @Test func eightBitDataIsHeldAsBytesAndTrainsAsItsFloats() throws {
+        var data = syntheticDataset(count: 250)
+        data.images = data.images.map { ($0 * 255).rounded() / 255 }
+        for (name, backend) in try backends() {
+            let bytes = try Trainer(model: smallModel(), training: smallTraining(), data: data, backend: backend)
+            #expect(bytes.shardExamples == nil && bytes.plans[0].opNames.contains("gatherPalette(rows: 32)"), "\(name)")
+            // 20 bytes per example on the device as bytes, 68 as floats: this budget streams floats.
+            let floats = try Trainer(model: smallModel(), training: smallTraining(), data: data, backend: backend, dataBudget: 4000)
+            #expect(floats.shardExamples != nil && !floats.plans[0].opNames.contains { $0.hasPrefix("gatherPalette") }, "\(name)")
+            for epoch in 0..<2 {
+                let (a, b) = (try bytes.trainEpoch(), try floats.trainEpoch())
+                #expect(a == b, "\(name) epoch \(epoch): bytes \(a), floats \(b)")
+            }
+            #expect(try bytes.parameterValues() == (try floats.parameterValues()), "\(name)")
+        }
+    }
+
+    @Test func bytePaletteTakesOnlyValuesThatRoundTrip() throws {
+        let eightBit = (0..<1000).map { Float($0 % 256) / 255 }
+        let p = try #require(BytePalette(eightBit))
+        #expect(p.bytes.map { p.palette[Int($0)] } == eightBit)
+        let scaled = (0..<256).map { Float($0) * (1 / 255 as Float) }  // the IDX reader's form
+        let q = try #require(BytePalette(scaled))
+        #expect(q.bytes.map { q.palette[Int($0)] } == scaled)
+        #expect(BytePalette([0, 1, 0.5]) != nil)
+        #expect(BytePalette([0.5, 0.5000001]) == nil)  // two floats for one byte
+        #expect(BytePalette([0, 1.01]) == nil)
+        #expect(BytePalette([-0.2, 0]) == nil)
+        #expect(BytePalette([0, .nan]) == nil)
+    }
+
     @Test func aStreamedRunStoppedInsideAShardResumesExactly() throws {
         let data = syntheticDataset(count: 256)
         let budget = (data.exampleSize * 4 + 4) * 96  // shards of 3 batches
