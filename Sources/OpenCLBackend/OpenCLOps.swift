@@ -67,19 +67,17 @@ extension OpenCLBackend {
                                     x: x[0], decoded: x[1], mean: x[2], logVariance: x[3], z: o.zIndex.map { x[$0] },
                                     variances: o.varianceIndex.map { x[$0] }, dLoss: x[o.lossInputCount],
                                     batch: s[0].rows, dataSize: s[0].columns, latentSize: s[2].columns)
-        case .gather(let rows):
+        case .gather(let rows), .gatherPalette(let rows):
             let indexCount = s[1].count
             guard context.cursor >= 0, context.cursor + rows <= indexCount else {
                 throw BackendError.outOfRange(op: "gather", detail: "rows \(context.cursor)..<\(context.cursor + rows) of an index list of \(indexCount)")
             }
-            try gather(y: y[0], table: x[0], indices: x[1], rows: rows, width: s[0].columns, tableRows: s[0].rows, cursor: context.cursor)
-        case .gatherPalette(let rows):
-            let indexCount = s[1].count
-            guard context.cursor >= 0, context.cursor + rows <= indexCount else {
-                throw BackendError.outOfRange(op: "gather", detail: "rows \(context.cursor)..<\(context.cursor + rows) of an index list of \(indexCount)")
+            if case .gatherPalette = op {
+                try gather_palette(y: y[0], table: x[0], palette: x[2], indices: x[1], rows: rows, width: s[0].columns, tableRows: s[0].rows,
+                                   cursor: context.cursor)
+            } else {
+                try gather(y: y[0], table: x[0], indices: x[1], rows: rows, width: s[0].columns, tableRows: s[0].rows, cursor: context.cursor)
             }
-            try gather_palette(y: y[0], table: x[0], palette: x[2], indices: x[1], rows: rows, width: s[0].columns, tableRows: s[0].rows,
-                               cursor: context.cursor)
         case .adam(let h):
             let (c1, c2) = h.biasCorrections(step: context.step)
             try adam(p: x[0], g: x[1], m: x[2], v: x[3], n: s[0].count, h, c1: c1, c2: c2)

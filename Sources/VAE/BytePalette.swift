@@ -12,8 +12,7 @@ struct BytePalette {
 
     /// The data's values as bytes, or nil when they are not all of the form palette[k] with
     /// k = round(255·v) for one float per k (values outside [0, 1], NaN, more than 256 values,
-    /// or two floats that round to the same k). One pass, no hashing: about a tenth of a
-    /// second for Fashion-MNIST's 47 million values.
+    /// or two floats that round to the same k). One pass over the values, no hashing.
     init?(_ values: [Float]) {
         var palette = [Float](repeating: .nan, count: 256)
         var bytes = [UInt8](repeating: 0, count: values.count)
