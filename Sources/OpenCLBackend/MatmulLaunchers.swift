@@ -13,7 +13,7 @@ extension OpenCLBackend {
                                   activation: activation, tiles: t)
         }
         let split = KSplit(k: k)
-        let fitsTiles = m >= tiles.nnTileRows(columns: n) && n >= tiles.registerWidth
+        let fitsTiles = tiles.holdsNNTile(rows: m, columns: n)
         // With K in several pieces the kernels write partial products, and sum_partials adds
         // them up, adds the bias and applies the activation; else the kernels do all of it.
         let out = split.pieces > 1 ? try scratchBuffer(slot: Self.partialsSlot, bytes: split.pieces * m * n * 4) : c

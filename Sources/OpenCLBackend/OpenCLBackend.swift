@@ -187,6 +187,9 @@ struct TileConfiguration {
     /// Rows of C per work-item in the NN/TN kernels for a C of `columns` columns: NN_ROWS, or
     /// twice that when C is narrower than two vectors (one vector per row; see `matmul_tile`).
     func nnTileRows(columns: Int) -> Int { columns < 2 * registerWidth ? 2 * nnRows : nnRows }
+    /// Whether a C of `rows` × `columns` holds at least one NN/TN register tile (the tiles are
+    /// shifted back inside at the edges, so any larger size works).
+    func holdsNNTile(rows: Int, columns: Int) -> Bool { rows >= nnTileRows(columns: columns) && columns >= registerWidth }
     /// Work-items across `columns` columns of C in the NN/TN kernels: two vectors each, or one
     /// when the matrix is narrower than two (see `matmul_tile`).
     func nnTiles(columns: Int) -> Int {

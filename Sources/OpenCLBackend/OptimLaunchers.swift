@@ -25,7 +25,7 @@ extension OpenCLBackend {
     /// (GPUs, small or long products) the product goes to a scratch buffer and `adam` follows.
     func adamTransposedProduct(p: CLBuffer, a: CLBuffer, b: CLBuffer, m: CLBuffer, v: CLBuffer, rows: Int, columns: Int, k: Int,
                                _ h: AdamHyperparameters, c1: Float, c2: Float) throws(OpenCLError) {
-        guard tiles.gemmTiles != nil || KSplit(k: k).pieces > 1 || rows < tiles.nnTileRows(columns: columns) || columns < tiles.registerWidth else {
+        guard tiles.gemmTiles != nil || KSplit(k: k).pieces > 1 || !tiles.holdsNNTile(rows: rows, columns: columns) else {
             return try adam_transposed_product(p: p, a: a, b: b, m: m, v: v, rows: rows, columns: columns, k: k, h, c1: c1, c2: c2)
         }
         let g = try scratchBuffer(slot: Self.gradientSlot, bytes: rows * columns * 4)
