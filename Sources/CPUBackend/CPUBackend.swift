@@ -152,16 +152,13 @@ public final class CPUBackend: Backend {
         case .adam(let h):
             adam(h, parameter: x[0].floats, gradient: x[1].floats, m: x[2].floats, v: x[3].floats, count: s[0].count, step: context.step)
         case .adamSummingRows(let h):  // the two ops in turn, as unfused
-            var sums = [Float](repeating: 0, count: s[0].count)
-            sums.withUnsafeMutableBufferPointer { g in
-                reduce(.sum, .rows, y: g.baseAddress!, x: x[1].floats, shape: s[1])
-                adam(h, parameter: x[0].floats, gradient: g.baseAddress!, m: x[2].floats, v: x[3].floats, count: s[0].count, step: context.step)
-            }
-        case .adamTransposedProduct(let h):  // the two ops in turn, as unfused
+            adamSummingRows(h, parameter: x[0], rows: x[1], m: x[2], v: x[3], rowsShape: s[1], step: context.step)
+        case .adamTransposedProduct(let h, let bias):  // the ops in turn, as unfused
             let (m, n, k) = (s[0].rows, s[0].columns, s[1].rows)
             let g = try scratch(2, count: m * n)
             matmul(c: g, a: x[1].floats, b: x[2].floats, m: m, n: n, k: k, transposeA: true, transposeB: false)
             adam(h, parameter: x[0].floats, gradient: g, m: x[3].floats, v: x[4].floats, count: s[0].count, step: context.step)
+            if bias { adamSummingRows(h, parameter: x[5], rows: x[1], m: x[6], v: x[7], rowsShape: s[1], step: context.step) }
         case .sgd(let lr):
             sgd(learningRate: lr, parameter: x[0].floats, gradient: x[1].floats, count: s[0].count)
         }

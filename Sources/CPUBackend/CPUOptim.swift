@@ -15,6 +15,18 @@ extension CPUBackend {
         }
     }
 
+    /// `adam` with the gradient the column sums of rows (shape `rowsShape`, [M, N]), summed
+    /// first as `reduce(.sum, .rows)` sums them: a bias step.
+    func adamSummingRows(_ h: AdamHyperparameters, parameter p: CPUBuffer, rows: CPUBuffer, m: CPUBuffer, v: CPUBuffer,
+                         rowsShape: Shape, step: UInt64) {
+        let n = rowsShape.columns
+        var sums = [Float](repeating: 0, count: n)
+        sums.withUnsafeMutableBufferPointer { g in
+            reduce(.sum, .rows, y: g.baseAddress!, x: rows.floats, shape: rowsShape)
+            adam(h, parameter: p.floats, gradient: g.baseAddress!, m: m.floats, v: v.floats, count: n, step: step)
+        }
+    }
+
     func sgd(learningRate: Float, parameter p: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int) {
         parallelFor(count) { r in for i in r { p[i] -= learningRate * g[i] } }
     }

@@ -191,6 +191,7 @@ public final class Executor {
     /// `reduce(.sum, .rows)` becomes `adamSummingRows` (the sums formed in the update), a weight
     /// gradient's `matmul(transposeA: true)` becomes `adamTransposedProduct` (the product formed
     /// in the update, never stored). On PoCL each is one launch and one gradient buffer fewer.
+    /// Then a layer's two steps become one (`mergingBiasUpdates`).
     func fusingUpdates(_ nodes: [Graph.Node], outputs: [Graph.Tensor]) -> [Graph.Node] {
         var readers: [Graph.Tensor: Int] = [:]
         for node in nodes { for t in node.inputs { readers[t, default: 0] += 1 } }
@@ -206,11 +207,35 @@ public final class Executor {
             case .reduce(.sum, .rows):
                 result[u] = Graph.Node(op: .adamSummingRows(h), inputs: [p, nodes[r].inputs[0], m, v], outputs: [])
             case .matmul(transposeA: true, transposeB: false):
-                result[u] = Graph.Node(op: .adamTransposedProduct(h), inputs: [p] + nodes[r].inputs + [m, v], outputs: [])
+                result[u] = Graph.Node(op: .adamTransposedProduct(h, bias: false), inputs: [p] + nodes[r].inputs + [m, v], outputs: [])
             default:
                 continue
             }
             dropped.insert(r)
+        }
+        return mergingBiasUpdates(result.indices.filter { !dropped.contains($0) }.map { result[$0] })
+    }
+
+    /// `nodes` with each `adamSummingRows` merged into the `adamTransposedProduct` that reads
+    /// the same A (a dense layer's bias and weight steps, both from its output gradient dY),
+    /// with the same hyperparameters: one `adamTransposedProduct(bias: true)` in the later of
+    /// the two places, when no node between them reads or writes what the earlier one updates.
+    func mergingBiasUpdates(_ nodes: [Graph.Node]) -> [Graph.Node] {
+        var result = nodes
+        var dropped = Set<Int>(), merged = Set<Int>()
+        for (b, node) in nodes.enumerated() {
+            guard case .adamSummingRows(let h) = node.op,
+                  let w = nodes.indices.first(where: { !merged.contains($0) && nodes[$0].op == .adamTransposedProduct(h, bias: false)
+                                                       && nodes[$0].inputs[1] == node.inputs[1] })
+            else { continue }
+            let (early, late) = (min(b, w), max(b, w))
+            let moved = Set(nodes[early].op.mutatedInputs.map { nodes[early].inputs[$0] })
+            guard !nodes[(early + 1)..<late].contains(where: { $0.inputs.contains(where: moved.contains) }) else { continue }
+            let weight = nodes[w]
+            result[late] = Graph.Node(op: .adamTransposedProduct(h, bias: true),
+                                      inputs: weight.inputs + [node.inputs[0], node.inputs[2], node.inputs[3]], outputs: [])
+            dropped.insert(early)
+            merged.insert(w)
         }
         return result.indices.filter { !dropped.contains($0) }.map { result[$0] }
     }

@@ -196,10 +196,13 @@ public enum Op: Hashable, Sendable {
     /// `adam` whose gradient is the product Aᵀ·B (a dense layer's weight gradient dYᵀ·X, as
     /// `matmul(transposeA: true)` computes it), formed in the update. Inputs: parameter [M, N],
     /// A [K, M], B [K, N], m [M, N], v [M, N] (parameter, m and v are updated). No outputs.
+    /// With `bias`, also the layer's bias step, `adamSummingRows` on the column sums of A:
+    /// three more inputs, bias [M], its m [M] and v [M] (all updated).
     /// Model code does not build it: `Executor.compile` puts it in place of the product and the
     /// update when nothing else reads the product, so a backend can update each block of the
-    /// parameter as soon as its block of the gradient is summed, without writing the gradient.
-    case adamTransposedProduct(AdamHyperparameters)
+    /// parameter as soon as its block of the gradient is summed, without writing the gradient
+    /// (and in place of the bias's `adamSummingRows` on the same A, one launch for the layer).
+    case adamTransposedProduct(AdamHyperparameters, bias: Bool)
     /// One gradient-descent step in place. Inputs: parameter (updated), gradient. No outputs.
     case sgd(learningRate: Float)
 
@@ -227,7 +230,7 @@ public enum Op: Hashable, Sendable {
         case .gatherPalette(let rows): "gatherPalette(rows: \(rows))"
         case .adam: "adam"
         case .adamSummingRows: "adamSummingRows"
-        case .adamTransposedProduct: "adamTransposedProduct"
+        case .adamTransposedProduct(_, let bias): bias ? "adamTransposedProduct(bias)" : "adamTransposedProduct"
         case .sgd: "sgd"
         }
     }
@@ -236,7 +239,7 @@ public enum Op: Hashable, Sendable {
     public var mutatedInputs: [Int] {
         switch self {
         case .adam, .adamSummingRows: [0, 2, 3]
-        case .adamTransposedProduct: [0, 3, 4]
+        case .adamTransposedProduct(_, let bias): bias ? [0, 3, 4, 5, 6, 7] : [0, 3, 4]
         case .sgd: [0]
         default: []
         }

@@ -35,7 +35,7 @@ extension Op {
         case .conv2dWeightGradient: 2
         case .randomNormal: 0
         case .adam, .adamSummingRows: 4
-        case .adamTransposedProduct: 5
+        case .adamTransposedProduct(_, let bias): bias ? 8 : 5
         case .gatherPalette: 3
         case .vaeLoss(let o): o.lossInputCount
         case .vaeLossGradient(let o), .vaeLossWithGradient(let o): o.lossInputCount + 1
@@ -165,6 +165,11 @@ extension Op {
             guard s[0] == Shape(m, n) else { throw fail("the parameter \(s[0]) must have the shape of Aᵀ·B, [\(m), \(n)]") }
             try same(0, 3, "parameter", "m")
             try same(0, 4, "parameter", "v")
+            if case .adamTransposedProduct(_, bias: true) = self {
+                guard s[5] == Shape(m) else { throw fail("the bias \(s[5]) must have one value per column of A \(s[1]), [\(m)]") }
+                try same(5, 6, "bias", "bias m")
+                try same(5, 7, "bias", "bias v")
+            }
             return []
         case .adam:
             try same(0, 1, "parameter", "gradient")

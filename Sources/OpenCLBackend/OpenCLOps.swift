@@ -84,10 +84,10 @@ extension OpenCLBackend {
         case .adamSummingRows(let h):
             let (c1, c2) = h.biasCorrections(step: context.step)
             try adam_summing_rows(p: x[0], rows: x[1], m: x[2], v: x[3], rowCount: s[1].rows, n: s[0].count, h, c1: c1, c2: c2)
-        case .adamTransposedProduct(let h):
+        case .adamTransposedProduct(let h, let bias):
             let (c1, c2) = h.biasCorrections(step: context.step)
-            try adamTransposedProduct(p: x[0], a: x[1], b: x[2], m: x[3], v: x[4], rows: s[0].rows, columns: s[0].columns, k: s[1].rows,
-                                      h, c1: c1, c2: c2)
+            try adamTransposedProduct(p: x[0], a: x[1], b: x[2], m: x[3], v: x[4], bias: bias ? (x[5], x[6], x[7]) : nil,
+                                      rows: s[0].rows, columns: s[0].columns, k: s[1].rows, h, c1: c1, c2: c2)
         case .sgd(let lr):
             try sgd(p: x[0], g: x[1], n: s[0].count, lr: lr)
         }

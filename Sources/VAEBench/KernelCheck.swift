@@ -167,11 +167,13 @@ public struct KernelCheck {
                                                       (TensorSpec(parameters), values(129, stream: 4).map { $0 * $0 })], RunContext(step: 41))
         // A weight update with its gradient Aᵀ·B formed in place: the wide and narrow tiles of both
         // vector widths (N = 33, 70: wide; 18: narrow at 16 floats; 12: narrow at 8), edges shifted
-        // back; and the fallbacks (one element, K in pieces).
+        // back; and the fallbacks (one element, K in pieces). With the layer's bias step as well.
         for (m, n, k) in [(7, 33, 65), (65, 70, 17), (17, 18, 9), (25, 12, 9), (1, 1, 1), (5, 9, 2049)] {
-            add(.adamTransposedProduct(AdamHyperparameters()), [input(Shape(m, n), stream: 1), input(Shape(k, m), stream: 2), input(Shape(k, n), stream: 3),
-                                                                input(Shape(m, n), stream: 4), (TensorSpec(Shape(m, n)), values(m * n, stream: 5).map { $0 * $0 })],
-                RunContext(step: 41))
+            let weight = [input(Shape(m, n), stream: 1), input(Shape(k, m), stream: 2), input(Shape(k, n), stream: 3),
+                          input(Shape(m, n), stream: 4), (TensorSpec(Shape(m, n)), values(m * n, stream: 5).map { $0 * $0 })]
+            let bias = [input(Shape(m), stream: 6), input(Shape(m), stream: 7), (TensorSpec(Shape(m)), values(m, stream: 8).map { $0 * $0 })]
+            add(.adamTransposedProduct(AdamHyperparameters(), bias: false), weight, RunContext(step: 41))
+            add(.adamTransposedProduct(AdamHyperparameters(), bias: true), weight + bias, RunContext(step: 41))
         }
         add(.sgd(learningRate: 0.1), [input(parameters, stream: 1), input(parameters, stream: 2)])
         // (batch, channels, height, width, out channels, kernel, stride, padding)

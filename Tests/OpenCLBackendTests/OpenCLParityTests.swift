@@ -185,14 +185,17 @@ import VAEBench
                                   (spec, Parity.values(n, stream: 4).map { $0 * $0 })], context: RunContext(step: 41))
             }
             // A weight update forming its gradient Aᵀ·B: the fused tiles (wide, narrow, edges
-            // shifted back) and the fallbacks (too small for a tile, K in pieces).
+            // shifted back) and the fallbacks (too small for a tile, K in pieces); alone and with
+            // the layer's bias step (the column sums of A).
             for (m, n, k) in [(1, 1, 1), (7, 33, 129), (129, 7, 33), (33, 129, 7), (17, 18, 9), (400, 784, 128), (400, 20, 128), (20, 400, 128),
                               (9, 40, 2049)] {
-                let p = TensorSpec(Shape(m, n)), a = TensorSpec(Shape(k, m)), b = TensorSpec(Shape(k, n))
-                try parity.check(.adamTransposedProduct(AdamHyperparameters(learningRate: 1e-3)),
-                                 [(p, Parity.values(p.count, stream: 1)), (a, Parity.values(a.count, stream: 2)), (b, Parity.values(b.count, stream: 3)),
-                                  (p, Parity.values(p.count, stream: 4)), (p, Parity.values(p.count, stream: 5).map { $0 * $0 })],
-                                 context: RunContext(step: 41))
+                let p = TensorSpec(Shape(m, n)), a = TensorSpec(Shape(k, m)), b = TensorSpec(Shape(k, n)), bias = TensorSpec(Shape(m))
+                let weight = [(p, Parity.values(p.count, stream: 1)), (a, Parity.values(a.count, stream: 2)), (b, Parity.values(b.count, stream: 3)),
+                              (p, Parity.values(p.count, stream: 4)), (p, Parity.values(p.count, stream: 5).map { $0 * $0 })]
+                let biasState = [(bias, Parity.values(m, stream: 6)), (bias, Parity.values(m, stream: 7)), (bias, Parity.values(m, stream: 8).map { $0 * $0 })]
+                let h = AdamHyperparameters(learningRate: 1e-3)
+                try parity.check(.adamTransposedProduct(h, bias: false), weight, context: RunContext(step: 41))
+                try parity.check(.adamTransposedProduct(h, bias: true), weight + biasState, context: RunContext(step: 41))
             }
         }
     }
@@ -301,7 +304,7 @@ import VAEBench
                 let executor = try Executor(graph: g, backend: try OpenCLBackend(device: device, structure: nil), seed: 5)
                 try executor.setValue(Parity.values(33 * 65, stream: 9), for: x)
                 let plan = try executor.compile(outputs: [loss], updates: updates, fuseOps: fuse)
-                #expect(plan.opNames.contains("adamTransposedProduct") == fuse, "\(device.name): \(plan.opNames)")
+                #expect(plan.opNames.filter { $0 == "adamTransposedProduct(bias)" }.count == (fuse ? 2 : 0), "\(device.name): \(plan.opNames)")
                 for step in 0..<5 { try executor.run(plan, context: RunContext(step: UInt64(step))) }
                 trained.append(try parameters.map { try executor.value(of: $0) })
             }
