@@ -65,6 +65,14 @@ inline void adam_cols(__global float* p, __global float* m, __global float* v, f
     for (int j = skip; j < cols; ++j) ADAM_ELEMENT(j, g[j])
 }
 
+// Vector `part` of a tile row of a gradient through an activation: act'(y) ⊙ (g + acc), as
+// `add` and `activation_gradient` compute it (the same operations in the same order).
+__attribute__((always_inline)) inline floatR through_derivative(floatR g, __global const float* y, __global const float* acc, int part,
+                                                           int accumulate, int act, float slope) {
+    if (accumulate) g = vloadR(part, acc) + g;
+    return g * activation_derivative_r(act, slope, vloadR(part, y));
+}
+
 // C tile of NN_ROWS × NN_COLS at the work-item's position; `trans_a` selects A[K,M] storage.
 // A narrow product (REGISTER_WIDTH ≤ N < NN_COLS) takes tiles of 2·NN_ROWS rows of one vector
 // each: `hi` then holds rows NN_ROWS.. of the tile against the same columns as `lo` (the
@@ -78,11 +86,15 @@ inline void adam_cols(__global float* p, __global float* m, __global float* v, f
 // The epilogue adds bias[N] when `has_bias` and applies the activation `act` (K in one piece;
 // with several, sum_partials does it). With `adam` (a constant in adam_transposed_product*, K in
 // one piece) C is a parameter and the tile its gradient: the epilogue takes an Adam step on C,
-// m, v with hyperparameters h = (lr, beta1, beta2, epsilon) and bias corrections c1, c2.
+// m, v with hyperparameters h = (lr, beta1, beta2, epsilon) and bias corrections c1, c2. With
+// `gradient` (a constant in matmul_nn_activation_gradient*, K in one piece) the tile is a
+// gradient taken through the activation `act` whose output is y [M, N]: it stores
+// act'(y) ⊙ (tile + acc) (acc [M, N] when `accumulate`, else nothing added).
 __attribute__((always_inline)) inline void matmul_tile(__global float* C, __global const float* A, __global const float* B,
                                                        __global const float* bias, int M, int N, int K, int trans_a, int k_chunk,
                                                        int rows_first, int has_bias, int act, float slope, int narrow,
-                                                       __global float* m, __global float* v, float4 h, float c1, float c2, int adam) {
+                                                       __global float* m, __global float* v, float4 h, float c1, float c2, int adam,
+                                                       __global const float* y, __global const float* acc, int gradient, int accumulate) {
     int cols = narrow ? REGISTER_WIDTH : NN_COLS, tile_rows = narrow ? 2 * NN_ROWS : NN_ROWS, hi_row = narrow ? NN_ROWS : 0;
     int row_tile = get_global_id(rows_first ? 0 : 1), col_tile = get_global_id(rows_first ? 1 : 0);
     int row_start = row_tile * tile_rows, col_start = col_tile * cols;
@@ -114,6 +126,8 @@ __attribute__((always_inline)) inline void matmul_tile(__global float* C, __glob
 #define NN_PUT(row, lo, hi, blo, bhi) { \
     size_t at = (size_t)(row) * N + c0; \
     if (adam) adam_cols(C + at, m + at, v + at, lo, hi, col_start - c0, cols, h, c1, c2); \
+    else if (gradient) store_cols(C + at, through_derivative(lo, y + at, acc + at, 0, accumulate, act, slope), \
+                                  through_derivative(hi, y + at, acc + at, narrow ? 0 : 1, accumulate, act, slope), col_start - c0, cols); \
     else store_cols(C + at, activate_r(act, slope, (lo) + (blo)), activate_r(act, slope, (hi) + (bhi)), col_start - c0, cols); }
 #define NN_STORE(i) \
     if (narrow) { \
@@ -129,12 +143,12 @@ __attribute__((always_inline)) inline void matmul_tile(__global float* C, __glob
 
 __kernel void matmul_nn(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
                         int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
-    matmul_tile(C, A, B, bias, M, N, K, 0, k_chunk, rows_first, has_bias, act, slope, 0, C, C, (float4)(0.0f), 0.0f, 0.0f, 0);
+    matmul_tile(C, A, B, bias, M, N, K, 0, k_chunk, rows_first, has_bias, act, slope, 0, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, C, C, 0, 0);
 }
 
 __kernel void matmul_tn(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
                         int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
-    matmul_tile(C, A, B, bias, M, N, K, 1, k_chunk, rows_first, has_bias, act, slope, 0, C, C, (float4)(0.0f), 0.0f, 0.0f, 0);
+    matmul_tile(C, A, B, bias, M, N, K, 1, k_chunk, rows_first, has_bias, act, slope, 0, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, C, C, 0, 0);
 }
 
 // The same with N under two vectors (NN_COLS): tiles of 2·NN_ROWS rows of one vector. Kernels
@@ -142,12 +156,28 @@ __kernel void matmul_tn(__global float* C, __global const float* A, __global con
 // control flow drew Mesa's rusticl warning "Treating load_kernel_arg in control flow as uniform".
 __kernel void matmul_nn_narrow(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
                                int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
-    matmul_tile(C, A, B, bias, M, N, K, 0, k_chunk, rows_first, has_bias, act, slope, 1, C, C, (float4)(0.0f), 0.0f, 0.0f, 0);
+    matmul_tile(C, A, B, bias, M, N, K, 0, k_chunk, rows_first, has_bias, act, slope, 1, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, C, C, 0, 0);
 }
 
 __kernel void matmul_tn_narrow(__global float* C, __global const float* A, __global const float* B, __global const float* bias,
                                int M, int N, int K, int k_chunk, int rows_first, int has_bias, int act, float slope) {
-    matmul_tile(C, A, B, bias, M, N, K, 1, k_chunk, rows_first, has_bias, act, slope, 1, C, C, (float4)(0.0f), 0.0f, 0.0f, 0);
+    matmul_tile(C, A, B, bias, M, N, K, 1, k_chunk, rows_first, has_bias, act, slope, 1, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, C, C, 0, 0);
+}
+
+// dx = act'(y) ⊙ (A·B [+ acc]): a dense layer's input gradient dY·W through the activation of
+// the layer before it (y its output), with the gradient acc [M, N] that reaches the same tensor
+// by another path added first when `accumulate`. `matmul_nn`'s tiles; K in one piece.
+__kernel void matmul_nn_activation_gradient(__global float* C, __global const float* A, __global const float* B, __global const float* y,
+                                            __global const float* acc, int M, int N, int K, int rows_first, int accumulate, int act,
+                                            float slope) {
+    matmul_tile(C, A, B, C, M, N, K, 0, K, rows_first, 0, act, slope, 0, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, y, acc, 1, accumulate);
+}
+
+// The same with N under two vectors (matmul_nn_narrow's tiles).
+__kernel void matmul_nn_activation_gradient_narrow(__global float* C, __global const float* A, __global const float* B, __global const float* y,
+                                                   __global const float* acc, int M, int N, int K, int rows_first, int accumulate, int act,
+                                                   float slope) {
+    matmul_tile(C, A, B, C, M, N, K, 0, K, rows_first, 0, act, slope, 1, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, y, acc, 1, accumulate);
 }
 
 #if REGISTER_WIDTH == 16

@@ -64,7 +64,7 @@ __kernel void adam_transposed_product(__global float* p, __global const float* A
                                       __global float* v, __global float* bias, __global float* bias_m, __global float* bias_v,
                                       int M, int N, int K, int rows_first, int has_bias, float lr, float beta1, float beta2,
                                       float epsilon, float c1, float c2) {
-    matmul_tile(p, A, B, p, M, N, K, 1, K, rows_first, 0, 0, 0.0f, 0, m, v, (float4)(lr, beta1, beta2, epsilon), c1, c2, 1);
+    matmul_tile(p, A, B, p, M, N, K, 1, K, rows_first, 0, 0, 0.0f, 0, m, v, (float4)(lr, beta1, beta2, epsilon), c1, c2, 1, A, A, 0, 0);
     if (has_bias) adam_tile_bias(bias, bias_m, bias_v, A, M, K, rows_first, 0, lr, beta1, beta2, epsilon, c1, c2);
 }
 
@@ -73,7 +73,7 @@ __kernel void adam_transposed_product_narrow(__global float* p, __global const f
                                              __global float* v, __global float* bias, __global float* bias_m, __global float* bias_v,
                                              int M, int N, int K, int rows_first, int has_bias, float lr, float beta1, float beta2,
                                              float epsilon, float c1, float c2) {
-    matmul_tile(p, A, B, p, M, N, K, 1, K, rows_first, 0, 0, 0.0f, 1, m, v, (float4)(lr, beta1, beta2, epsilon), c1, c2, 1);
+    matmul_tile(p, A, B, p, M, N, K, 1, K, rows_first, 0, 0, 0.0f, 1, m, v, (float4)(lr, beta1, beta2, epsilon), c1, c2, 1, A, A, 0, 0);
     if (has_bias) adam_tile_bias(bias, bias_m, bias_v, A, M, K, rows_first, 1, lr, beta1, beta2, epsilon, c1, c2);
 }
 

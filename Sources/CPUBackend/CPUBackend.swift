@@ -113,6 +113,11 @@ public final class CPUBackend: Backend {
             activationGradient(act, dx: y[0].floats, y: x[0].floats, dy: x[1].floats, count: s[0].count)
         case .add:
             add(c: y[0].floats, a: x[0].floats, b: x[1].floats, count: s[0].count)
+        case .productActivationGradient(let act, let accumulate):  // the ops in turn, as unfused
+            let (m, n, k) = (s[0].rows, s[1].columns, s[0].columns)
+            matmul(c: y[0].floats, a: x[0].floats, b: x[1].floats, m: m, n: n, k: k, transposeA: false, transposeB: false)
+            if accumulate { add(c: y[0].floats, a: x[3].floats, b: y[0].floats, count: m * n) }
+            activationGradient(act, dx: y[0].floats, y: x[2].floats, dy: y[0].floats, count: m * n)
         case .reshape:
             if y[0] !== x[0] { y[0].raw.copyMemory(from: x[0].raw, byteCount: inputs[0].spec.byteCount) }
         case .conv2d(let g, let act, let bias):

@@ -123,7 +123,8 @@ extension Graph {
             return [nil] + (try apply(.vaeLossGradient(objective), x + [dl])) + (objective.varianceIndex == nil ? [] : [nil])
         case .gather, .gatherPalette:
             throw refuse("gather reads data rows; gradients into its table are not supported")
-        case .activationGradient, .reparameterizeGradient, .vaeLossGradient, .vaeLossWithGradient, .conv2dWeightGradient:
+        case .activationGradient, .reparameterizeGradient, .vaeLossGradient, .vaeLossWithGradient, .conv2dWeightGradient,
+             .productActivationGradient:
             throw refuse("second derivatives are not supported")
         case .randomNormal:
             return []

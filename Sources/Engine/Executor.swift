@@ -91,7 +91,9 @@ public final class Executor {
     /// Compiles the nodes needed to compute `outputs` and perform `updates`. With `fuseOps`,
     /// pairs of ops that one op does at once are merged (a `vaeLoss` and the `vaeLossGradient`
     /// of its mean, see `fusingLossGradients`; a bias gradient's sum or a weight gradient's
-    /// product and its Adam step, see `fusingUpdates`); the results are the same.
+    /// product and its Adam step, see `fusingUpdates`; a layer's input gradient and the
+    /// activation derivative it goes through, see `fusingActivationGradients`); the results are
+    /// the same.
     public func compile(outputs: [Graph.Tensor], updates: [Graph.Update] = [], reuseBuffers: Bool = true,
                         fuseOps: Bool = true) throws -> Plan {
         // Needed nodes: backward reachability from the targets.
@@ -102,7 +104,8 @@ public final class Executor {
             stack += graph.nodes[n].inputs.compactMap { graph.tensors[$0.id].producer }
         }
         let scheduled = schedule(needed.sorted()).map { graph.nodes[$0] }
-        let order = fuseOps ? fusingUpdates(fusingLossGradients(scheduled), outputs: outputs) : scheduled
+        let order = fuseOps ? fusingActivationGradients(fusingUpdates(fusingLossGradients(scheduled), outputs: outputs), outputs: outputs)
+            : scheduled
         // A reshape's output is a view: it shares the buffer of its input's root tensor.
         var root: [Int: Int] = [:]
         func rootOf(_ id: Int) -> Int { root[id] ?? id }
@@ -236,6 +239,49 @@ public final class Executor {
                                       inputs: weight.inputs + [node.inputs[0], node.inputs[2], node.inputs[3]], outputs: [])
             dropped.insert(early)
             merged.insert(w)
+        }
+        return result.indices.filter { !dropped.contains($0) }.map { result[$0] }
+    }
+
+    /// `nodes` with each `activationGradient` whose incoming gradient is an NN `matmul`, or the
+    /// `add` of some gradient c and an NN `matmul`, merged with them into one
+    /// `productActivationGradient` when nothing else reads the product or the sum (nor are they
+    /// requested outputs). The merged node takes the product's place, not the derivative's: an
+    /// optimizer step between them may overwrite the product's weights. So it needs y, and c,
+    /// computed before the product; else the nodes stay apart.
+    func fusingActivationGradients(_ nodes: [Graph.Node], outputs: [Graph.Tensor]) -> [Graph.Node] {
+        var readers: [Graph.Tensor: Int] = [:]
+        for node in nodes { for t in node.inputs { readers[t, default: 0] += 1 } }
+        var producer: [Graph.Tensor: Int] = [:]
+        for (i, node) in nodes.enumerated() { for t in node.outputs { producer[t] = i } }
+        /// The node computing t when nothing else reads t.
+        func soleProducer(_ t: Graph.Tensor, of op: Op) -> Int? {
+            guard readers[t] == 1, !outputs.contains(t), let p = producer[t], nodes[p].op == op else { return nil }
+            return p
+        }
+        let product = Op.matmul(transposeA: false, transposeB: false)
+        var result = nodes
+        var dropped = Set<Int>()
+        for (g, node) in nodes.enumerated() {
+            guard case .activationGradient(let act) = node.op else { continue }
+            let (y, dy) = (node.inputs[0], node.inputs[1])
+            var place: Int, extra: [Graph.Tensor], gone: [Int]
+            if let p = soleProducer(dy, of: product) {
+                (place, extra, gone) = (p, [y], [g])
+            } else if let a = soleProducer(dy, of: .add) {
+                // The later-computed term as the product, so the other one is ready before it.
+                let terms = nodes[a].inputs
+                guard terms[0] != terms[1] else { continue }
+                let ordered = terms.sorted { (producer[$0] ?? -1) > (producer[$1] ?? -1) }
+                guard let p = soleProducer(ordered[0], of: product) else { continue }
+                (place, extra, gone) = (p, [y, ordered[1]], [g, a])
+            } else {
+                continue
+            }
+            guard extra.allSatisfy({ (producer[$0] ?? -1) < place }) else { continue }
+            result[place] = Graph.Node(op: .productActivationGradient(act, accumulate: extra.count == 2),
+                                       inputs: nodes[place].inputs + extra, outputs: node.outputs)
+            dropped.formUnion(gone)
         }
         return result.indices.filter { !dropped.contains($0) }.map { result[$0] }
     }

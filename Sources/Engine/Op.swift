@@ -203,6 +203,14 @@ public enum Op: Hashable, Sendable {
     /// parameter as soon as its block of the gradient is summed, without writing the gradient
     /// (and in place of the bias's `adamSummingRows` on the same A, one launch for the layer).
     case adamTransposedProduct(AdamHyperparameters, bias: Bool)
+    /// dx = act'(y) ⊙ (A·B [+ c]): a dense layer's input gradient dY·W taken through the
+    /// activation of the layer before it, whose output is y. Inputs: A [M, K], B [K, N], y [M, N],
+    /// and with `accumulate` c [M, N], added to the product first (a tensor read by two layers
+    /// gets the sum of their gradients). Output [M, N]. The same values as `matmul`, `add` and
+    /// `activationGradient` in turn. Model code does not build it: `Executor.compile` puts it in
+    /// place of those ops when nothing else reads what passes between them, so a backend can
+    /// apply the derivative to each tile of the product before storing it.
+    case productActivationGradient(Activation, accumulate: Bool)
     /// One gradient-descent step in place. Inputs: parameter (updated), gradient. No outputs.
     case sgd(learningRate: Float)
 
@@ -231,6 +239,7 @@ public enum Op: Hashable, Sendable {
         case .adam: "adam"
         case .adamSummingRows: "adamSummingRows"
         case .adamTransposedProduct(_, let bias): bias ? "adamTransposedProduct(bias)" : "adamTransposedProduct"
+        case .productActivationGradient(let a, let accumulate): "productActivationGradient(\(a)\(accumulate ? ", accumulate" : ""))"
         case .sgd: "sgd"
         }
     }

@@ -37,6 +37,7 @@ extension Op {
         case .adam, .adamSummingRows: 4
         case .adamTransposedProduct(_, let bias): bias ? 8 : 5
         case .gatherPalette: 3
+        case .productActivationGradient(_, let accumulate): accumulate ? 4 : 3
         case .vaeLoss(let o): o.lossInputCount
         case .vaeLossGradient(let o), .vaeLossWithGradient(let o): o.lossInputCount + 1
         }
@@ -171,6 +172,12 @@ extension Op {
                 try same(5, 7, "bias", "bias v")
             }
             return []
+        case .productActivationGradient(_, let accumulate):
+            let (m, k) = try matrix(0, "A"), (kb, n) = try matrix(1, "B")
+            guard k == kb else { throw fail("A \(s[0]) and B \(s[1]) do not chain (A·B)") }
+            guard s[2] == Shape(m, n) else { throw fail("the activation output y \(s[2]) must have the shape of A·B, [\(m), \(n)]") }
+            if accumulate { try same(2, 3, "y", "the added gradient c") }
+            return [TensorSpec(Shape(m, n))]
         case .adam:
             try same(0, 1, "parameter", "gradient")
             try same(0, 2, "parameter", "m")

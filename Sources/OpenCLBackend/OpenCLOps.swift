@@ -25,6 +25,9 @@ extension OpenCLBackend {
             try activationGradient(dx: y[0], y: x[0], dy: x[1], n: s[0].count, act)
         case .add:
             try add(c: y[0], a: x[0], b: x[1], n: s[0].count)
+        case .productActivationGradient(let act, let accumulate):
+            try productActivationGradient(dx: y[0], a: x[0], b: x[1], y: x[2], c: accumulate ? x[3] : nil, m: s[0].rows, n: s[1].columns,
+                                          k: s[0].columns, act)
         case .reshape:
             // The executor aliases a reshape to its input; copy only when it did not.
             let bytes = inputs[0].spec.byteCount

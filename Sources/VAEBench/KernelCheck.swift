@@ -160,6 +160,16 @@ public struct KernelCheck {
                 add(.vaeLossWithGradient(objective), inputs + [(TensorSpec(.scalar), [1.5])])
             }
         }
+        // A layer's input gradient through the previous activation, alone and with another
+        // gradient added: the wide and narrow tiles at both vector widths, edges shifted back,
+        // and the fallbacks (smaller than a tile, K in pieces).
+        for (m, n, k) in [(7, 33, 65), (65, 70, 17), (17, 18, 9), (25, 12, 9), (1, 1, 1), (5, 9, 2049)] {
+            let product = [input(Shape(m, k), stream: 1), input(Shape(k, n), stream: 2), input(Shape(m, n), stream: 3)]
+            for act in [Activation.relu, .leakyReLU(slope: 0.1), .tanh, .sigmoid] {
+                add(.productActivationGradient(act, accumulate: false), product)
+                add(.productActivationGradient(act, accumulate: true), product + [input(Shape(m, n), stream: 4)])
+            }
+        }
         let parameters = Shape(129)
         add(.adam(AdamHyperparameters()), [input(parameters, stream: 1), input(parameters, stream: 2), input(parameters, stream: 3),
                                            (TensorSpec(parameters), values(129, stream: 4).map { $0 * $0 })], RunContext(step: 41))

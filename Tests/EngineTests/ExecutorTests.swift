@@ -30,7 +30,14 @@ import Testing
         // Each of the five layers' weight and bias steps in one op.
         #expect(plan.opNames.filter { $0 == "adamTransposedProduct(bias)" }.count == 5)
         #expect(!plan.opNames.contains("adam") && !plan.opNames.contains("matmul(TN)") && !plan.opNames.contains("adamSummingRows"))
-        #expect(separatePlan.opCount == plan.opCount + 1 + 5 + 5 + 5)
+        // The decoder's hidden gradient (product, derivative) and the encoder's (two products,
+        // their sum, derivative): each derivative with the last product before it.
+        #expect(plan.opNames.filter { $0 == "productActivationGradient(relu)" }.count == 1)
+        #expect(plan.opNames.filter { $0 == "productActivationGradient(relu, accumulate)" }.count == 1)
+        #expect(!plan.opNames.contains { $0.hasPrefix("activationGradient") })
+        #expect(plan.opNames.filter { $0 == "add" }.count == 2)  // μ's and log σ²'s gradients, from the KL and through z
+        #expect(plan.opNames.filter { $0 == "matmul(NN)" }.count == 2)  // dz, and the first term of the encoder's sum
+        #expect(separatePlan.opCount == plan.opCount + 1 + 5 + 5 + 5 + 1 + 2)
 
         // An incoming d(mean) that the graph computes (not ready before the loss) keeps the loss
         // and its gradient apart; a bias gradient that is also an output keeps its sum apart.

@@ -38,6 +38,23 @@ import VAEBench
         }
     }
 
+    /// A layer's input gradient through the previous activation (`productActivationGradient`),
+    /// alone and with a second gradient added: register tiles wide and narrow, edges shifted
+    /// back, the MLP's shapes, and the fallbacks (smaller than a tile, K in pieces).
+    @Test(arguments: Activation.all)
+    func productActivationGradientMatchesCPU(_ act: Activation) throws {
+        for parity in try Parity.everyDevice() {
+            for (m, n, k) in [(1, 1, 1), (7, 33, 129), (129, 7, 33), (33, 129, 7), (128, 400, 784), (128, 400, 20), (128, 20, 400),
+                              (33, 20, 7), (129, 17, 65), (7, 33, 2049)] {
+                let a = TensorSpec(Shape(m, k)), b = TensorSpec(Shape(k, n)), out = TensorSpec(Shape(m, n))
+                let y = try parity.outputs(on: parity.cpu, .activation(act), [(out, Parity.values(out.count, stream: 3, bound: 4))], context: RunContext())[0]
+                let inputs = [(a, Parity.values(a.count, stream: 1)), (b, Parity.values(b.count, stream: 2, bound: 0.2)), (out, y)]
+                try parity.check(.productActivationGradient(act, accumulate: false), inputs)
+                try parity.check(.productActivationGradient(act, accumulate: true), inputs + [(out, Parity.values(out.count, stream: 4))])
+            }
+        }
+    }
+
     /// The CPU structure in both vector widths on every device, whatever width the device
     /// prefers (the other tests build each device's own): every op of `vae check-kernels`.
     /// Mesa's rusticl, which prefers scalars, returned wrong NT products in the 16-float form.
@@ -280,10 +297,12 @@ import VAEBench
     }
 }
 
-/// The executor's merged ops (a weight gradient's product and a bias gradient's sum inside their
-/// Adam steps) train as the separate ops do on every device: a two-layer net, five Adam steps
-/// with the plan fused and unfused: w1's gradient [20, 65] in wide tiles, w2's [13, 20] in
-/// narrow ones where vectors are 16 floats (PoCL here), wide ones where they are 8.
+/// The executor's merged ops (a layer's weight and bias steps with the gradients they form; a
+/// layer's input gradient through the activation before it) train as the separate ops do on
+/// every device: a four-layer net, five Adam steps with the plan fused and unfused: w1's
+/// gradient [20, 65] in wide tiles, w2's [13, 20] in narrow ones where vectors are 16 floats
+/// (PoCL here), wide ones where they are 8; h's gradient [33, 20] the sum of two products
+/// through the ReLU, h3's [33, 40] one product through tanh.
 @Suite struct FusedUpdateTests {
     @Test func fusedUpdatesTrainAsTheSeparateOpsOnEveryDevice() throws {
         for device in try openCLDevices() {
@@ -293,10 +312,15 @@ import VAEBench
                 let x = try g.input("x", Shape(33, 65))
                 let w1 = try g.parameter("w1", Shape(20, 65), .uniform(bound: 0.2)), b1 = try g.parameter("b1", Shape(20), .uniform(bound: 0.2))
                 let w2 = try g.parameter("w2", Shape(13, 20), .uniform(bound: 0.3)), b2 = try g.parameter("b2", Shape(13), .uniform(bound: 0.3))
+                let w3 = try g.parameter("w3", Shape(40, 20), .uniform(bound: 0.3)), b3 = try g.parameter("b3", Shape(40), .uniform(bound: 0.3))
+                let w4 = try g.parameter("w4", Shape(20, 40), .uniform(bound: 0.3)), b4 = try g.parameter("b4", Shape(20), .uniform(bound: 0.3))
+                // h feeds two layers (its gradient is a sum through the ReLU); h3 one (tanh).
                 let h = try g.linear(x, weight: w1, bias: b1, activation: .relu)
                 let y = try g.linear(h, weight: w2, bias: b2, activation: .tanh)
-                let loss = try g.apply(.reduce(.mean, .all), [y])[0]
-                let parameters = [w1, b1, w2, b2]
+                let h3 = try g.linear(h, weight: w3, bias: b3, activation: .tanh)
+                let y4 = try g.linear(h3, weight: w4, bias: b4, activation: .sigmoid)
+                let loss = try g.add(try g.apply(.reduce(.mean, .all), [y])[0], try g.apply(.reduce(.mean, .all), [y4])[0])
+                let parameters = [w1, b1, w2, b2, w3, b3, w4, b4]
                 let updates = try zip(parameters, try g.gradients(of: loss, with: parameters)).map { p, dp in
                     let m = try g.state("m." + g.name(p), g.shape(p)), v = try g.state("v." + g.name(p), g.shape(p))
                     return try g.update(.adam(AdamHyperparameters(learningRate: 1e-2)), [p, dp, m, v])
@@ -304,7 +328,8 @@ import VAEBench
                 let executor = try Executor(graph: g, backend: try OpenCLBackend(device: device, structure: nil), seed: 5)
                 try executor.setValue(Parity.values(33 * 65, stream: 9), for: x)
                 let plan = try executor.compile(outputs: [loss], updates: updates, fuseOps: fuse)
-                #expect(plan.opNames.filter { $0 == "adamTransposedProduct(bias)" }.count == (fuse ? 2 : 0), "\(device.name): \(plan.opNames)")
+                #expect(plan.opNames.filter { $0 == "adamTransposedProduct(bias)" }.count == (fuse ? 4 : 0), "\(device.name): \(plan.opNames)")
+                #expect(plan.opNames.filter { $0.hasPrefix("productActivationGradient(") }.count == (fuse ? 2 : 0), "\(device.name): \(plan.opNames)")
                 for step in 0..<5 { try executor.run(plan, context: RunContext(step: UInt64(step))) }
                 trained.append(try parameters.map { try executor.value(of: $0) })
             }
