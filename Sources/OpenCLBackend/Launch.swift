@@ -72,11 +72,15 @@ extension OpenCLBackend {
 
     /// The work-group of a 1-D range of `items` work-items that each loop over many values (a
     /// column, row or channel each): on CPU devices small enough that every compute unit gets
-    /// a few groups (groups of 64 over the 25 column blocks of a bias gradient left one of
-    /// PoCL's two threads idle); on GPUs the usual `local1D`.
+    /// many groups; on GPUs the usual `local1D`. PoCL's threads take half of the groups left at
+    /// a time (the first thread 1 + n/2 of n), so with few groups one thread works on while the
+    /// other has gone to sleep, and waking it for the next command takes ~20 µs: the loss rows
+    /// of a batch of 128 in 8 groups of 16 took 110 µs and the next launch waited 25 µs; in 128
+    /// groups of one, 99 µs and 9 µs (PoCL's command trace, medians over an epoch). Groups of
+    /// 64 over the 25 column blocks of a bias gradient left one thread idle throughout.
     func loopingGroup(items: Int) -> [Int] {
         guard tiles.gemmTiles == nil else { return [tiles.local1D] }
-        return [max(1, min(tiles.local1D, items / (4 * max(device.computeUnits, 1))))]
+        return [max(1, min(tiles.local1D, items / (32 * max(device.computeUnits, 1))))]
     }
 
     /// Sets the arguments and enqueues `kernel` over `global` work-items (rounded up to a
