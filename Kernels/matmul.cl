@@ -87,7 +87,7 @@ __attribute__((always_inline)) inline floatR through_derivative(floatR g, __glob
 // with several, sum_partials does it). With `adam` (a constant in adam_transposed_product*, K in
 // one piece) C is a parameter and the tile its gradient: the epilogue takes an Adam step on C,
 // m, v with hyperparameters h = (lr, beta1, beta2, epsilon) and bias corrections c1, c2. With
-// `gradient` (a constant in matmul_nn_activation_gradient*, K in one piece) the tile is a
+// `gradient` (a constant in matmul_nn_relu_gradient*, K in one piece) the tile is a
 // gradient taken through the activation `act` whose output is y [M, N]: it stores
 // act'(y) ⊙ (tile + acc) (acc [M, N] when `accumulate`, else nothing added).
 __attribute__((always_inline)) inline void matmul_tile(__global float* C, __global const float* A, __global const float* B,
@@ -164,20 +164,22 @@ __kernel void matmul_tn_narrow(__global float* C, __global const float* A, __glo
     matmul_tile(C, A, B, bias, M, N, K, 1, k_chunk, rows_first, has_bias, act, slope, 1, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, C, C, 0, 0);
 }
 
-// dx = act'(y) ⊙ (A·B [+ acc]): a dense layer's input gradient dY·W through the activation of
-// the layer before it (y its output), with the gradient acc [M, N] that reaches the same tensor
-// by another path added first when `accumulate`. `matmul_nn`'s tiles; K in one piece.
-__kernel void matmul_nn_activation_gradient(__global float* C, __global const float* A, __global const float* B, __global const float* y,
-                                            __global const float* acc, int M, int N, int K, int rows_first, int accumulate, int act,
-                                            float slope) {
-    matmul_tile(C, A, B, C, M, N, K, 0, K, rows_first, 0, act, slope, 0, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, y, acc, 1, accumulate);
+// dx = relu'(y) ⊙ (A·B [+ acc]): a dense layer's input gradient dY·W through the ReLU of the
+// layer before it (y its output), with the gradient acc [M, N] that reaches the same tensor by
+// another path added first when `accumulate`. `matmul_nn`'s tiles; K in one piece. The
+// activation is fixed (other activations compose on the host): with the code an argument,
+// Mesa's rusticl warned "Treating load_kernel_arg in control flow as uniform".
+__kernel void matmul_nn_relu_gradient(__global float* C, __global const float* A, __global const float* B, __global const float* y,
+                                      __global const float* acc, int M, int N, int K, int rows_first, int accumulate) {
+    matmul_tile(C, A, B, C, M, N, K, 0, K, rows_first, 0, ACTIVATION_RELU, 0.0f, 0, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, y, acc, 1,
+                accumulate);
 }
 
 // The same with N under two vectors (matmul_nn_narrow's tiles).
-__kernel void matmul_nn_activation_gradient_narrow(__global float* C, __global const float* A, __global const float* B, __global const float* y,
-                                                   __global const float* acc, int M, int N, int K, int rows_first, int accumulate, int act,
-                                                   float slope) {
-    matmul_tile(C, A, B, C, M, N, K, 0, K, rows_first, 0, act, slope, 1, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, y, acc, 1, accumulate);
+__kernel void matmul_nn_relu_gradient_narrow(__global float* C, __global const float* A, __global const float* B, __global const float* y,
+                                             __global const float* acc, int M, int N, int K, int rows_first, int accumulate) {
+    matmul_tile(C, A, B, C, M, N, K, 0, K, rows_first, 0, ACTIVATION_RELU, 0.0f, 1, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, y, acc, 1,
+                accumulate);
 }
 
 #if REGISTER_WIDTH == 16

@@ -8,7 +8,7 @@ import Engine
 enum Kernel: String, CaseIterable {
     // matmul.cl
     case matmul_nn, matmul_tn, matmul_nn_narrow, matmul_tn_narrow, matmul_nt, linear_nt, matmul_nt_dots, sum_partials, matmul_generic
-    case matmul_nn_activation_gradient, matmul_nn_activation_gradient_narrow
+    case matmul_nn_relu_gradient, matmul_nn_relu_gradient_narrow
     // transpose.cl
     case transpose, matmul_nt_panel
     // gemm.cl
@@ -35,8 +35,8 @@ enum Kernel: String, CaseIterable {
         switch self {
         case .gemm_tiled: [.gpu]
         case .matmul_nn, .matmul_tn, .matmul_nn_narrow, .matmul_tn_narrow, .matmul_nt, .linear_nt, .matmul_nt_dots, .sum_partials, .transpose,
-             .matmul_nt_panel, .matmul_generic, .adam_transposed_product, .adam_transposed_product_narrow, .matmul_nn_activation_gradient,
-             .matmul_nn_activation_gradient_narrow: [.cpu]
+             .matmul_nt_panel, .matmul_generic, .adam_transposed_product, .adam_transposed_product_narrow, .matmul_nn_relu_gradient,
+             .matmul_nn_relu_gradient_narrow: [.cpu]
         default: KernelStructure.allCases
         }
     }

@@ -48,32 +48,32 @@ extension OpenCLBackend {
         if split.pieces > 1 { try sum_partials(c: c, partials: out, bias: bias, m: m, n: n, pieces: split.pieces, activation: activation) }
     }
 
-    /// dx[M, N] = act'(y) ⊙ (A[M, K]·B[K, N] [+ c]) (`Op.productActivationGradient`): on CPU
-    /// devices, where the register tiles take the product whole (K in one piece), they apply
-    /// the derivative before storing; elsewhere the product, `add` and `activationGradient` in turn.
+    /// dx[M, N] = act'(y) ⊙ (A[M, K]·B[K, N] [+ c]) (`Op.productActivationGradient`): for a
+    /// ReLU on CPU devices, where the register tiles take the product whole (K in one piece),
+    /// they apply the derivative before storing; elsewhere (other activations, GPUs, small or
+    /// long products) the product, `add` and `activationGradient` in turn.
     func productActivationGradient(dx: CLBuffer, a: CLBuffer, b: CLBuffer, y: CLBuffer, c: CLBuffer?, m: Int, n: Int, k: Int,
                                    _ act: Activation) throws(OpenCLError) {
-        if tiles.gemmTiles == nil, KSplit(k: k).pieces == 1, tiles.holdsNNTile(rows: m, columns: n) {
+        if act == .relu, tiles.gemmTiles == nil, KSplit(k: k).pieces == 1, tiles.holdsNNTile(rows: m, columns: n) {
             let arguments = [KernelArgument.buffer(dx), .buffer(a), .buffer(b), .buffer(y), .buffer(c ?? y)]
                 + (try ints("productActivationGradient", [m, n, k, rowsFirst(m: m, n: n), c == nil ? 0 : 1]))
-                + [.int(act.kernelCode), .float(act.kernelSlope)]
             let global = registerTiles(m: m, n: n, split: KSplit(k: k)), local = registerTileGroup(m: m, n: n)
-            return n < 2 * tiles.registerWidth ? try matmul_nn_activation_gradient_narrow(arguments, global: global, local: local)
-                : try matmul_nn_activation_gradient(arguments, global: global, local: local)
+            return n < 2 * tiles.registerWidth ? try matmul_nn_relu_gradient_narrow(arguments, global: global, local: local)
+                : try matmul_nn_relu_gradient(arguments, global: global, local: local)
         }
         try gemm(c: dx, a: a, b: b, bias: nil, m: m, n: n, k: k, transposeA: false, transposeB: false, activation: .identity)
         if let c { try add(c: dx, a: c, b: dx, n: m * n) }
         try activationGradient(dx: dx, y: y, dy: dx, n: m * n, act)
     }
 
-    /// `matmul_nn`'s tiles storing act'(y) ⊙ (tile [+ c]); arguments as `productActivationGradient` makes them.
-    func matmul_nn_activation_gradient(_ arguments: [KernelArgument], global: [Int], local: [Int]) throws(OpenCLError) {
-        try enqueue(.matmul_nn_activation_gradient, arguments, global: global, local: local)
+    /// `matmul_nn`'s tiles storing relu'(y) ⊙ (tile [+ c]); arguments as `productActivationGradient` makes them.
+    func matmul_nn_relu_gradient(_ arguments: [KernelArgument], global: [Int], local: [Int]) throws(OpenCLError) {
+        try enqueue(.matmul_nn_relu_gradient, arguments, global: global, local: local)
     }
 
-    /// `matmul_nn_activation_gradient` with N under two vectors (`matmul_nn_narrow`'s tiles).
-    func matmul_nn_activation_gradient_narrow(_ arguments: [KernelArgument], global: [Int], local: [Int]) throws(OpenCLError) {
-        try enqueue(.matmul_nn_activation_gradient_narrow, arguments, global: global, local: local)
+    /// `matmul_nn_relu_gradient` with N under two vectors (`matmul_nn_narrow`'s tiles).
+    func matmul_nn_relu_gradient_narrow(_ arguments: [KernelArgument], global: [Int], local: [Int]) throws(OpenCLError) {
+        try enqueue(.matmul_nn_relu_gradient_narrow, arguments, global: global, local: local)
     }
 
     /// Scratch slot of the partial products of a product split along K (the convolutions use
