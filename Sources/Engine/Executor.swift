@@ -196,10 +196,7 @@ public final class Executor {
     /// in the update, never stored). On PoCL each is one launch and one gradient buffer fewer.
     /// Then a layer's two steps become one (`mergingBiasUpdates`).
     func fusingUpdates(_ nodes: [Graph.Node], outputs: [Graph.Tensor]) -> [Graph.Node] {
-        var readers: [Graph.Tensor: Int] = [:]
-        for node in nodes { for t in node.inputs { readers[t, default: 0] += 1 } }
-        var producer: [Graph.Tensor: Int] = [:]
-        for (i, node) in nodes.enumerated() { for t in node.outputs { producer[t] = i } }
+        let (readers, producer) = Self.readersAndProducers(nodes)
         var result = nodes
         var dropped = Set<Int>()
         for (u, node) in nodes.enumerated() {
@@ -250,10 +247,7 @@ public final class Executor {
     /// optimizer step between them may overwrite the product's weights. So it needs y, and c,
     /// computed before the product; else the nodes stay apart.
     func fusingActivationGradients(_ nodes: [Graph.Node], outputs: [Graph.Tensor]) -> [Graph.Node] {
-        var readers: [Graph.Tensor: Int] = [:]
-        for node in nodes { for t in node.inputs { readers[t, default: 0] += 1 } }
-        var producer: [Graph.Tensor: Int] = [:]
-        for (i, node) in nodes.enumerated() { for t in node.outputs { producer[t] = i } }
+        let (readers, producer) = Self.readersAndProducers(nodes)
         /// The node computing t when nothing else reads t.
         func soleProducer(_ t: Graph.Tensor, of op: Op) -> Int? {
             guard readers[t] == 1, !outputs.contains(t), let p = producer[t], nodes[p].op == op else { return nil }
@@ -284,6 +278,15 @@ public final class Executor {
             dropped.formUnion(gone)
         }
         return result.indices.filter { !dropped.contains($0) }.map { result[$0] }
+    }
+
+    /// How many nodes read each tensor, and the index of the node computing it, in `nodes`.
+    private static func readersAndProducers(_ nodes: [Graph.Node]) -> (readers: [Graph.Tensor: Int], producer: [Graph.Tensor: Int]) {
+        var readers: [Graph.Tensor: Int] = [:]
+        for node in nodes { for t in node.inputs { readers[t, default: 0] += 1 } }
+        var producer: [Graph.Tensor: Int] = [:]
+        for (i, node) in nodes.enumerated() { for t in node.outputs { producer[t] = i } }
+        return (readers, producer)
     }
 
     /// Moves each in-place update to just after the last node it depends on or that reads a

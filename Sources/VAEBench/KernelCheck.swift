@@ -161,8 +161,8 @@ public struct KernelCheck {
             }
         }
         // A layer's input gradient through the previous activation, alone and with another
-        // gradient added: the wide and narrow tiles at both vector widths, edges shifted back,
-        // and the fallbacks (smaller than a tile, K in pieces).
+        // gradient added: for the ReLU the wide and narrow tiles at both vector widths, edges
+        // shifted back; the fallbacks (smaller than a tile, K in pieces, other activations).
         for (m, n, k) in [(7, 33, 65), (65, 70, 17), (17, 18, 9), (25, 12, 9), (1, 1, 1), (5, 9, 2049)] {
             let product = [input(Shape(m, k), stream: 1), input(Shape(k, n), stream: 2), input(Shape(m, n), stream: 3)]
             for act in [Activation.relu, .leakyReLU(slope: 0.1), .tanh, .sigmoid] {

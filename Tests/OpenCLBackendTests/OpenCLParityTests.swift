@@ -302,7 +302,7 @@ import VAEBench
 /// every device: a four-layer net, five Adam steps with the plan fused and unfused: w1's
 /// gradient [20, 65] in wide tiles, w2's [13, 20] in narrow ones where vectors are 16 floats
 /// (PoCL here), wide ones where they are 8; h's gradient [33, 20] the sum of two products
-/// through the ReLU, h3's [33, 40] one product through tanh.
+/// through the ReLU (narrow tiles), h3's [33, 40] one product through the ReLU (wide ones).
 @Suite struct FusedUpdateTests {
     @Test func fusedUpdatesTrainAsTheSeparateOpsOnEveryDevice() throws {
         for device in try openCLDevices() {
@@ -314,10 +314,10 @@ import VAEBench
                 let w2 = try g.parameter("w2", Shape(13, 20), .uniform(bound: 0.3)), b2 = try g.parameter("b2", Shape(13), .uniform(bound: 0.3))
                 let w3 = try g.parameter("w3", Shape(40, 20), .uniform(bound: 0.3)), b3 = try g.parameter("b3", Shape(40), .uniform(bound: 0.3))
                 let w4 = try g.parameter("w4", Shape(20, 40), .uniform(bound: 0.3)), b4 = try g.parameter("b4", Shape(20), .uniform(bound: 0.3))
-                // h feeds two layers (its gradient is a sum through the ReLU); h3 one (tanh).
+                // h feeds two layers (its gradient is a sum through the ReLU); h3 one (ReLU).
                 let h = try g.linear(x, weight: w1, bias: b1, activation: .relu)
                 let y = try g.linear(h, weight: w2, bias: b2, activation: .tanh)
-                let h3 = try g.linear(h, weight: w3, bias: b3, activation: .tanh)
+                let h3 = try g.linear(h, weight: w3, bias: b3, activation: .relu)
                 let y4 = try g.linear(h3, weight: w4, bias: b4, activation: .sigmoid)
                 let loss = try g.add(try g.apply(.reduce(.mean, .all), [y])[0], try g.apply(.reduce(.mean, .all), [y4])[0])
                 let parameters = [w1, b1, w2, b2, w3, b3, w4, b4]
