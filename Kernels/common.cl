@@ -185,18 +185,6 @@ inline float activation_derivative(int act, float slope, float y) {
     }
 }
 
-// `activation_derivative` on REGISTER_WIDTH lanes at once (matmul_tile's gradient epilogue).
-__attribute__((always_inline)) inline floatR activation_derivative_r(int act, float slope, floatR y) {
-    switch (act) {
-    case ACTIVATION_RELU: return select((floatR)0.0f, (floatR)1.0f, y > 0.0f);
-    case ACTIVATION_LEAKY_RELU: return select((floatR)slope, (floatR)1.0f, y > 0.0f);
-    case ACTIVATION_SIGMOID: return y * (1.0f - y);
-    case ACTIVATION_TANH: return 1.0f - y * y;
-    case ACTIVATION_SOFTPLUS: return -expm1(-y);
-    default: return (floatR)1.0f;
-    }
-}
-
 // The Adam step, for optim.cl's updates and the fused weight update of matmul.cl's tiles.
 // c1 = 1/(1 − β₁ᵗ), c2 = 1/(1 − β₂ᵗ), computed on the host in float64. Each work-item updates
 // REGISTER_WIDTH consecutive elements in vector registers (the last one those that are left).

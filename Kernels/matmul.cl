@@ -65,12 +65,13 @@ inline void adam_cols(__global float* p, __global float* m, __global float* v, f
     for (int j = skip; j < cols; ++j) ADAM_ELEMENT(j, g[j])
 }
 
-// Vector `part` of a tile row of a gradient through an activation: act'(y) ⊙ (g + acc), as
-// `add` and `activation_gradient` compute it (the same operations in the same order).
-__attribute__((always_inline)) inline floatR through_derivative(floatR g, __global const float* y, __global const float* acc, int part,
-                                                           int accumulate, int act, float slope) {
+// Vector `part` of a tile row of a gradient through a ReLU: relu'(y) ⊙ (g + acc), as `add` and
+// `activation_gradient_relu` compute it (the same operations in the same order: a product with
+// 1 or 0, so a negative g gives −0 and a NaN stays NaN, bit for bit).
+__attribute__((always_inline)) inline floatR through_relu(floatR g, __global const float* y, __global const float* acc, int part,
+                                                     int accumulate) {
     if (accumulate) g = vloadR(part, acc) + g;
-    return g * activation_derivative_r(act, slope, vloadR(part, y));
+    return g * select((floatR)0.0f, (floatR)1.0f, vloadR(part, y) > 0.0f);
 }
 
 // C tile of NN_ROWS × NN_COLS at the work-item's position; `trans_a` selects A[K,M] storage.
@@ -88,8 +89,8 @@ __attribute__((always_inline)) inline floatR through_derivative(floatR g, __glob
 // one piece) C is a parameter and the tile its gradient: the epilogue takes an Adam step on C,
 // m, v with hyperparameters h = (lr, beta1, beta2, epsilon) and bias corrections c1, c2. With
 // `gradient` (a constant in matmul_nn_relu_gradient*, K in one piece) the tile is a
-// gradient taken through the activation `act` whose output is y [M, N]: it stores
-// act'(y) ⊙ (tile + acc) (acc [M, N] when `accumulate`, else nothing added).
+// gradient taken through a ReLU whose output is y [M, N]: it stores relu'(y) ⊙ (tile + acc)
+// (acc [M, N] when `accumulate`, else nothing added).
 __attribute__((always_inline)) inline void matmul_tile(__global float* C, __global const float* A, __global const float* B,
                                                        __global const float* bias, int M, int N, int K, int trans_a, int k_chunk,
                                                        int rows_first, int has_bias, int act, float slope, int narrow,
@@ -126,8 +127,8 @@ __attribute__((always_inline)) inline void matmul_tile(__global float* C, __glob
 #define NN_PUT(row, lo, hi, blo, bhi) { \
     size_t at = (size_t)(row) * N + c0; \
     if (adam) adam_cols(C + at, m + at, v + at, lo, hi, col_start - c0, cols, h, c1, c2); \
-    else if (gradient) store_cols(C + at, through_derivative(lo, y + at, acc + at, 0, accumulate, act, slope), \
-                                  through_derivative(hi, y + at, acc + at, narrow ? 0 : 1, accumulate, act, slope), col_start - c0, cols); \
+    else if (gradient) store_cols(C + at, through_relu(lo, y + at, acc + at, 0, accumulate), \
+                                  through_relu(hi, y + at, acc + at, narrow ? 0 : 1, accumulate), col_start - c0, cols); \
     else store_cols(C + at, activate_r(act, slope, (lo) + (blo)), activate_r(act, slope, (hi) + (bhi)), col_start - c0, cols); }
 #define NN_STORE(i) \
     if (narrow) { \
@@ -166,19 +167,19 @@ __kernel void matmul_tn_narrow(__global float* C, __global const float* A, __glo
 
 // dx = relu'(y) ⊙ (A·B [+ acc]): a dense layer's input gradient dY·W through the ReLU of the
 // layer before it (y its output), with the gradient acc [M, N] that reaches the same tensor by
-// another path added first when `accumulate`. `matmul_nn`'s tiles; K in one piece. The
-// activation is fixed (other activations compose on the host): with the code an argument,
-// Mesa's rusticl warned "Treating load_kernel_arg in control flow as uniform".
+// another path added first when `accumulate`. `matmul_nn`'s tiles; K in one piece. ReLU only
+// (other activations compose on the host): with an activation code as an argument, Mesa's
+// rusticl warned "Treating load_kernel_arg in control flow as uniform".
 __kernel void matmul_nn_relu_gradient(__global float* C, __global const float* A, __global const float* B, __global const float* y,
                                       __global const float* acc, int M, int N, int K, int rows_first, int accumulate) {
-    matmul_tile(C, A, B, C, M, N, K, 0, K, rows_first, 0, ACTIVATION_RELU, 0.0f, 0, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, y, acc, 1,
+    matmul_tile(C, A, B, C, M, N, K, 0, K, rows_first, 0, ACTIVATION_IDENTITY, 0.0f, 0, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, y, acc, 1,
                 accumulate);
 }
 
 // The same with N under two vectors (matmul_nn_narrow's tiles).
 __kernel void matmul_nn_relu_gradient_narrow(__global float* C, __global const float* A, __global const float* B, __global const float* y,
                                              __global const float* acc, int M, int N, int K, int rows_first, int accumulate) {
-    matmul_tile(C, A, B, C, M, N, K, 0, K, rows_first, 0, ACTIVATION_RELU, 0.0f, 1, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, y, acc, 1,
+    matmul_tile(C, A, B, C, M, N, K, 0, K, rows_first, 0, ACTIVATION_IDENTITY, 0.0f, 1, C, C, (float4)(0.0f), 0.0f, 0.0f, 0, y, acc, 1,
                 accumulate);
 }
 
