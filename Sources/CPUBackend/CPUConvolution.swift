@@ -100,16 +100,27 @@ extension CPUBackend {
         matmul(c: dw, a: dyt, b: cols, m: gradient.channels, n: k, k: columns, transposeA: false, transposeB: true)
     }
 
-    /// y[c] = Σ_n Σ_q x[n, c, q], summed in a fixed order.
+    /// y[c] = Σ_n Σ_q x[n, c, q], in the order of Kernels/conv.cl's `reduce_channels` on a
+    /// 16-lane device: each image's plane in 16 lanes (its remainder in a scalar), the lanes added
+    /// pairwise (16 → 8 → 4, then (a + b) + (c + d)), then the planes' totals in image order. Short
+    /// running sums: one float over the whole batch, as before, put the last layer's bias
+    /// gradient 3e-5 below its float64 value on average (background pixels adding the same tiny
+    /// value thousands of times, each rounded the same way).
     func reduceChannels(_ r: Reduction, y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, shape: Shape) {
         let image = ImageShape(shape)
         let scale: Float = r == .mean ? 1 / Float(image.batch * image.plane) : 1
-        parallelFor(image.channels, grain: max(1, parallelGrain / max(image.batch * image.plane, 1))) { channels in
+        let plane = image.plane, whole = plane & ~15
+        parallelFor(image.channels, grain: max(1, parallelGrain / max(image.batch * plane, 1))) { channels in
             for c in channels {
                 var total: Float = 0
                 for n in 0..<image.batch {
-                    let plane = x + (n * image.channels + c) * image.plane
-                    for q in 0..<image.plane { total += plane[q] }
+                    let p = UnsafeRawPointer(x + (n * image.channels + c) * plane)
+                    var lanes = SIMD16<Float>()
+                    for q in stride(from: 0, to: whole, by: 16) { lanes += p.loadUnaligned(fromByteOffset: 4 * q, as: SIMD16<Float>.self) }
+                    var rest: Float = 0
+                    for q in whole..<plane { rest += p.load(fromByteOffset: 4 * q, as: Float.self) }
+                    let e = lanes.lowHalf + lanes.highHalf, s = e.lowHalf + e.highHalf
+                    total += ((s[0] + s[1]) + (s[2] + s[3])) + rest
                 }
                 y[c] = total * scale
             }
