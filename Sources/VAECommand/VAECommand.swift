@@ -11,7 +11,7 @@ struct VAECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae",
         abstract: "Train and use variational autoencoders on OpenCL devices or the CPU.",
-        subcommands: [Train.self, Evaluate.self, Sample.self, Reconstruct.self, Interpolate.self, Encode.self, Score.self, Plot.self, Bench.self, Devices.self, CheckKernels.self, Tune.self])
+        subcommands: [Train.self, Evaluate.self, Sample.self, Reconstruct.self, Interpolate.self, Encode.self, Score.self, Gradients.self, Plot.self, Bench.self, Devices.self, CheckKernels.self, Tune.self])
 
     static func main() {
         BLASKernels.restartWithPreferredKernels()
