@@ -20,7 +20,7 @@ Per parameter and per dump (and for PyTorch float32 on the first dump's batches)
   err   the median over batches of rms(gradient − float64) / rms(float64 gradient).
 Float32 implementations are not exact: compare each row with PyTorch float32's.
 """
-import argparse, glob, json, math, os, sys
+import argparse, glob, json, math, os, struct, sys
 import numpy as np
 import torch
 from torch import nn
@@ -31,7 +31,6 @@ from pytorch_conv_vae import safetensors  # noqa: E402
 
 
 def metadata(path):
-    import struct
     with open(path, "rb") as f:
         (size,) = struct.unpack("<Q", f.read(8))
         return json.loads(f.read(size)).get("__metadata__", {})
@@ -153,6 +152,11 @@ def main():
         batches = sorted(int(f.split("/")[-1].split(".")[0][6:]) for f in glob.glob(os.path.join(dump, "batch-*.loss.npy")))
         if not batches:
             raise SystemExit(f"{dump}: no batch-K.loss.npy files (write them with `vae gradients --out {dump}`)")
+        if d == 0:
+            first = (dump, batches)
+        elif batches != first[1]:
+            raise SystemExit(f"{dump} holds batches {batches[0]}–{batches[-1]}, {first[0]} {first[1][0]}–{first[1][-1]}: "
+                             "compare dumps written with the same --batches, --batch-size, --seed and data")
         label = os.path.basename(os.path.normpath(dump))
         rows[label] = {n: [] for n in names}
         if d == 0:
@@ -160,6 +164,10 @@ def main():
         losses = []
         for k in batches:
             x, eps = (np.load(os.path.join(dump, f"batch-{k}.{part}.npy")) for part in ("x", "noise"))
+            if d > 0 and not all(np.array_equal(a, np.load(os.path.join(first[0], f"batch-{k}.{part}.npy")))
+                                 for a, part in ((x, "x"), (eps, "noise"))):
+                raise SystemExit(f"{dump}: batch {k}'s examples or noise differ from {first[0]}'s: "
+                                 "compare dumps written with the same --batch-size, --seed and data")
             ours = float(np.load(os.path.join(dump, f"batch-{k}.loss.npy"))[0])
             l64, g64 = gradients(twins[torch.float64], m, t, torch.from_numpy(x).double(), torch.from_numpy(eps).double(), names)
             losses.append(ours - l64)
@@ -181,26 +189,38 @@ def main():
     print(f"\n{'':45s}" + "".join(f"  {label[-35:]:>35s}" for label in rows))
     print(f"{'parameter':26s} {'size':>8s} {'rms grad':>9s}" + f"  {'bias':>18s} {'R':>7s} {'err':>7s}" * len(rows))
     worst = {label: (0.0, "") for label in rows}
+    # A batch where one element's pre-activation fell on the other side of a ReLU kink (within
+    # rounding of 0) has errors far above its neighbours'; it is left out of bias and R.
+    errors = {label: {n: [] for n in names} for label in rows}
+    for n in names:
+        sizes = [math.sqrt((r ** 2).mean()) or 1.0 for r in refs[n]]
+        for label in rows:
+            errors[label][n] = np.array([math.sqrt((dd ** 2).mean()) / s for dd, s in zip(rows[label][n], sizes)])
+    kept = {}
+    for label in rows:
+        ratio = np.max([errors[label][n] / max(np.median(errors[label][n]), 1e-300) for n in names], axis=0)
+        kept[label] = ratio <= 30
     for n in names:
         ref = np.stack(refs[n])
         scale = math.sqrt((ref.mean(0) ** 2).mean()) or 1.0
-        per_batch = [math.sqrt((r ** 2).mean()) or 1.0 for r in ref]
         line = f"{n:26s} {ref[0].size:8d} {scale:9.2e}"
         for label in rows:
-            diffs = np.stack(rows[label][n])
+            diffs = np.stack(rows[label][n])[kept[label]]
             B = diffs.shape[0]
             mean = diffs.mean(0)
-            var = np.maximum((diffs ** 2).mean(0) - mean ** 2, 0) / B
+            var = np.maximum((diffs ** 2).mean(0) - mean ** 2, 0) / max(B - 1, 1)
             R = (mean ** 2).sum() / max(var.sum(), 1e-300)
-            err = np.median([math.sqrt((dd ** 2).mean()) / s for dd, s in zip(diffs, per_batch)])
             bias = mean.mean() / scale
-            line += f"  {'*' if R > 10 else ' '}{bias:+17.1e} {R:7.1f} {err:7.1e}"
+            line += f"  {'*' if R > 10 else ' '}{bias:+17.1e} {R:7.1f} {np.median(errors[label][n]):7.1e}"
             if R > 10 and abs(bias) > abs(worst[label][0]):
                 worst[label] = (bias, n)
         print(line)
     print("\nlargest bias marked * (R > 10: not averaging out): "
           + "; ".join(f"{label} {b:+.1e} ({n})" if n else f"{label} none" for label, (b, n) in worst.items()))
-
+    for label in rows:
+        if not kept[label].all():
+            print(f"{label}: batches {', '.join(str(k) for k in np.flatnonzero(~kept[label]))} left out of bias and R "
+                  f"(errors over 30× their median: a ReLU input within rounding of 0 that fell on the other side)")
 
 if __name__ == "__main__":
     main()
