@@ -168,6 +168,12 @@ def main():
                                  for a, part in ((x, "x"), (eps, "noise"))):
                 raise SystemExit(f"{dump}: batch {k}'s examples or noise differ from {first[0]}'s: "
                                  "compare dumps written with the same --batch-size, --seed and data")
+            shape = tuple(m["imageShape"]) if m["architecture"] == "conv" else (m["inputSize"],)
+            missing = [n for n in names if not os.path.exists(os.path.join(dump, f"batch-{k}.{n}.npy"))]
+            if x.shape[1:] != shape or eps.shape[1:] != (m["latentSize"],) or missing:
+                raise SystemExit(f"{dump}: batch {k} does not fit {path}'s model (examples {x.shape[1:]}, expected {shape}; "
+                                 f"noise {eps.shape[1:]}, expected ({m['latentSize']},){'; no gradient of ' + missing[0] if missing else ''}): "
+                                 "write the dump from this checkpoint")
             ours = float(np.load(os.path.join(dump, f"batch-{k}.loss.npy"))[0])
             l64, g64 = gradients(twins[torch.float64], m, t, torch.from_numpy(x).double(), torch.from_numpy(eps).double(), names)
             losses.append(ours - l64)
