@@ -146,52 +146,51 @@ def main():
         twins[dtype] = Twin(m).to(dtype)
         twins[dtype].load(tensors, path)
     names = [f"{layer}.{part}" for layer in twins[torch.float64].named for part in ("weight", "bias")]
-    rows = {}  # label -> name -> list of per-batch differences
-    refs = {n: [] for n in names}
-    for d, dump in enumerate(a.dumps):
-        batches = sorted(int(f.split("/")[-1].split(".")[0][6:]) for f in glob.glob(os.path.join(dump, "batch-*.loss.npy")))
-        if not batches:
+    listed = {}
+    for dump in a.dumps:
+        listed[dump] = sorted(int(f.split("/")[-1].split(".")[0][6:]) for f in glob.glob(os.path.join(dump, "batch-*.loss.npy")))
+        if not listed[dump]:
             raise SystemExit(f"{dump}: no batch-K.loss.npy files (write them with `vae gradients --out {dump}`)")
-        if d == 0:
-            first = (dump, batches)
-        elif batches != first[1]:
-            raise SystemExit(f"{dump} holds batches {batches[0]}–{batches[-1]}, {first[0]} {first[1][0]}–{first[1][-1]}: "
+    first = a.dumps[0]
+    batches = listed[first]
+    for dump in a.dumps[1:]:
+        if listed[dump] != batches:
+            raise SystemExit(f"{dump} holds batches {listed[dump][0]}–{listed[dump][-1]}, {first} {batches[0]}–{batches[-1]}: "
                              "compare dumps written with the same --batches, --batch-size, --seed and data")
-        label = os.path.basename(os.path.normpath(dump))
-        rows[label] = {n: [] for n in names}
-        if d == 0:
-            rows["pytorch-f32"] = {n: [] for n in names}
-        losses = []
-        for k in batches:
-            x, eps = (np.load(os.path.join(dump, f"batch-{k}.{part}.npy")) for part in ("x", "noise"))
-            if d > 0 and not all(np.array_equal(a, np.load(os.path.join(first[0], f"batch-{k}.{part}.npy")))
-                                 for a, part in ((x, "x"), (eps, "noise"))):
-                raise SystemExit(f"{dump}: batch {k}'s examples or noise differ from {first[0]}'s: "
-                                 "compare dumps written with the same --batch-size, --seed and data")
-            shape = tuple(m["imageShape"]) if m["architecture"] == "conv" else (m["inputSize"],)
+    bases = [os.path.basename(os.path.normpath(d)) for d in a.dumps]
+    labels = [b if bases.count(b) == 1 else d for b, d in zip(bases, a.dumps)] + ["pytorch-f32"]
+    rows = {label: {n: [] for n in names} for label in labels}  # label -> name -> per-batch differences from float64
+    refs = {n: [] for n in names}
+    losses = {dump: [] for dump in a.dumps}
+    shape = tuple(m["imageShape"]) if m["architecture"] == "conv" else (m["inputSize"],)
+    for k in batches:
+        x, eps = (np.load(os.path.join(first, f"batch-{k}.{part}.npy")) for part in ("x", "noise"))
+        for dump in a.dumps:
             missing = [n for n in names if not os.path.exists(os.path.join(dump, f"batch-{k}.{n}.npy"))]
             if x.shape[1:] != shape or eps.shape[1:] != (m["latentSize"],) or missing:
                 raise SystemExit(f"{dump}: batch {k} does not fit {path}'s model (examples {x.shape[1:]}, expected {shape}; "
                                  f"noise {eps.shape[1:]}, expected ({m['latentSize']},){'; no gradient of ' + missing[0] if missing else ''}): "
                                  "write the dump from this checkpoint")
-            ours = float(np.load(os.path.join(dump, f"batch-{k}.loss.npy"))[0])
-            l64, g64 = gradients(twins[torch.float64], m, t, torch.from_numpy(x).double(), torch.from_numpy(eps).double(), names)
-            losses.append(ours - l64)
+            if dump != first and not all(np.array_equal(v, np.load(os.path.join(dump, f"batch-{k}.{part}.npy")))
+                                         for v, part in ((x, "x"), (eps, "noise"))):
+                raise SystemExit(f"{dump}: batch {k}'s examples or noise differ from {first}'s: "
+                                 "compare dumps written with the same --batch-size, --seed and data")
+        l64, g64 = gradients(twins[torch.float64], m, t, torch.from_numpy(x).double(), torch.from_numpy(eps).double(), names)
+        _, g32 = gradients(twins[torch.float32], m, t, torch.from_numpy(x), torch.from_numpy(eps), names)
+        for n, ref, g in zip(names, g64, g32):
+            refs[n].append(ref)
+            rows["pytorch-f32"][n].append(g - ref)
+        for dump, label in zip(a.dumps, labels):
+            losses[dump].append(float(np.load(os.path.join(dump, f"batch-{k}.loss.npy"))[0]) - l64)
             for n, ref in zip(names, g64):
                 mine = np.load(os.path.join(dump, f"batch-{k}.{n}.npy")).astype(np.float64)
                 if mine.shape != ref.shape:
                     raise SystemExit(f"{dump}: batch-{k}.{n}.npy is {mine.shape}, expected {ref.shape}")
                 rows[label][n].append(mine - ref)
-                if d == 0:
-                    refs[n].append(ref)
-            if d == 0:
-                _, g32 = gradients(twins[torch.float32], m, t, torch.from_numpy(x), torch.from_numpy(eps), names)
-                for n, ref, g in zip(names, g64, g32):
-                    rows["pytorch-f32"][n].append(g - ref)
-        losses = np.array(losses)
-        print(f"{dump}: {len(batches)} batches; loss − float64: mean {losses.mean():+.2e}, largest {np.abs(losses).max():.2e} nats "
+    for dump in a.dumps:
+        d = np.array(losses[dump])
+        print(f"{dump}: {len(batches)} batches; loss − float64: mean {d.mean():+.2e}, largest {np.abs(d).max():.2e} nats "
               f"(the noise and data agree when this is float32 rounding)")
-    rows["pytorch-f32"] = rows.pop("pytorch-f32")  # last
     print(f"\n{'':45s}" + "".join(f"  {label[-35:]:>35s}" for label in rows))
     print(f"{'parameter':26s} {'size':>8s} {'rms grad':>9s}" + f"  {'bias':>18s} {'R':>7s} {'err':>7s}" * len(rows))
     worst = {label: (0.0, "") for label in rows}
