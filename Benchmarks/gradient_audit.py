@@ -20,20 +20,14 @@ Per parameter and per dump (and for PyTorch float32 on the first dump's batches)
   err   the median over batches of rms(gradient − float64) / rms(float64 gradient).
 Float32 implementations are not exact: compare each row with PyTorch float32's.
 """
-import argparse, glob, json, math, os, struct, sys
+import argparse, glob, json, math, os, sys
 import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_conv_vae import safetensors  # noqa: E402
-
-
-def metadata(path):
-    with open(path, "rb") as f:
-        (size,) = struct.unpack("<Q", f.read(8))
-        return json.loads(f.read(size)).get("__metadata__", {})
+from pytorch_conv_vae import safetensors, safetensors_header  # noqa: E402
 
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky-relu": lambda: nn.LeakyReLU(0.01), "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
@@ -138,7 +132,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     path = os.path.join(a.checkpoint, "model.safetensors") if os.path.isdir(a.checkpoint) else a.checkpoint
-    meta = metadata(path)
+    meta = safetensors_header(path).get("__metadata__", {})
     m, t = json.loads(meta["model"]), json.loads(meta.get("training", "{}"))
     tensors = safetensors(path)
     twins = {}

@@ -21,11 +21,18 @@ def images(name):
         return torch.from_numpy(np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28).astype(np.float32) / 255)
 
 
-def safetensors(path):
-    """The float32 tensors of a .safetensors file (a swift-vae checkpoint), by name."""
+def safetensors_header(path, data=False):
+    """The JSON header of a .safetensors file (its "__metadata__" holds a swift-vae checkpoint's
+    model and training), and with `data` the bytes after it."""
     with open(path, "rb") as f:
         (size,) = struct.unpack("<Q", f.read(8))
-        header, data = json.loads(f.read(size)), f.read()
+        header = json.loads(f.read(size))
+        return (header, f.read()) if data else header
+
+
+def safetensors(path):
+    """The float32 tensors of a .safetensors file (a swift-vae checkpoint), by name."""
+    header, data = safetensors_header(path, data=True)
     tensors = {}
     for name, entry in header.items():
         if name == "__metadata__":
