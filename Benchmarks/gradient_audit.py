@@ -218,8 +218,9 @@ def main():
           + "; ".join(f"{label} {b:+.1e} ({n})" if n else f"{label} none" for label, (b, n) in worst.items()))
     for label in rows:
         if not kept[label].all():
-            print(f"{label}: batches {', '.join(str(k) for k in np.flatnonzero(~kept[label]))} left out of bias and R "
+            print(f"{label}: batches {', '.join(str(batches[i]) for i in np.flatnonzero(~kept[label]))} left out of bias and R "
                   f"(errors over 30× their median: a ReLU input within rounding of 0 that fell on the other side)")
+
 
 if __name__ == "__main__":
     main()
