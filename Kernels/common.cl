@@ -57,6 +57,14 @@ inline float hsum(floatR v) {
 #define mul_add mad
 #endif
 
+// The products' accumulators (matmul_tile, matmul_nt_panel, matmul_generic, gemm_tiled) each sum
+// at most K_BLOCK products along K before they are added to their running totals and start
+// again from 0. One float chain along all of K rounds more, and not evenly: on PoCL the encoder
+// layer 128×1568→32 of a one-convolution model came out with 3× OpenBLAS's error (which sums
+// blocks of K too) and a drift of the same sign batch after batch. A product with K ≤ K_BLOCK
+// is bit for bit what one chain gives (0 + s = s).
+#define K_BLOCK 256
+
 // exp and log for the hot per-pixel loops. With -DPOLY_MATH (set for CPU devices) they are
 // Cephes' polynomial forms, plain arithmetic that PoCL vectorizes across work-items; PoCL's
 // builtins are called one element at a time (measured: 7 ns per call, 100× an add). On GPUs

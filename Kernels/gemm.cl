@@ -27,6 +27,7 @@
 #define GEMM_VLOAD vload2
 #define GEMM_VEC float2
 #endif
+#define GEMM_BLOCK_SLICES (K_BLOCK >= GEMM_TK ? K_BLOCK / GEMM_TK : 1)
 #define GEMM_LX (GEMM_TN / GEMM_WN)
 #define GEMM_LY (GEMM_TM / GEMM_WM)
 
@@ -54,11 +55,13 @@ void gemm_tiled(__global float* C, __global const float* A, __global const float
     __local float Bs[GEMM_TK][GEMM_TN + 1];  // Bs[k][n] = op(B)[k0 + k, n0 + n]
     const int tx = get_local_id(0), ty = get_local_id(1), id = ty * GEMM_LX + tx;
     const int m0 = get_group_id(1) * GEMM_TM, n0 = get_group_id(0) * GEMM_TN;
-    float acc[GEMM_WM][GEMM_WN];
+    // part: the sums of the current block of GEMM_BLOCK_SLICES slices (K_BLOCK values of k
+    // rounded to whole slices, see common.cl), added to the running totals acc as each block ends.
+    float acc[GEMM_WM][GEMM_WN], part[GEMM_WM][GEMM_WN];
 #pragma unroll
     for (int i = 0; i < GEMM_WM; ++i)
 #pragma unroll
-        for (int j = 0; j < GEMM_WN; ++j) acc[i][j] = 0.0f;
+        for (int j = 0; j < GEMM_WN; ++j) acc[i][j] = part[i][j] = 0.0f;
     for (int k0 = 0; k0 < K; k0 += GEMM_TK) {
 #if GEMM_VW == 1
         for (int e = id; e < GEMM_TM * GEMM_TK; e += GEMM_LX * GEMM_LY) {
@@ -108,9 +111,18 @@ void gemm_tiled(__global float* C, __global const float* A, __global const float
 #pragma unroll
             for (int i = 0; i < GEMM_WM; ++i)
 #pragma unroll
-                for (int j = 0; j < GEMM_WN; ++j) acc[i][j] = mul_add(a[i], b[j], acc[i][j]);
+                for (int j = 0; j < GEMM_WN; ++j) part[i][j] = mul_add(a[i], b[j], part[i][j]);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
+        if ((k0 / GEMM_TK + 1) % GEMM_BLOCK_SLICES == 0 || k0 + GEMM_TK >= K) {
+#pragma unroll
+            for (int i = 0; i < GEMM_WM; ++i)
+#pragma unroll
+                for (int j = 0; j < GEMM_WN; ++j) {
+                    acc[i][j] += part[i][j];
+                    part[i][j] = 0.0f;
+                }
+        }
     }
 #pragma unroll
     for (int i = 0; i < GEMM_WM; ++i) {

@@ -23,6 +23,9 @@
 #define FOR_NN_ROWS(X) X(0) X(1) X(2) X(3)
 #endif
 #define NN_ACCUMULATORS(i) floatR lo##i = 0.0f, hi##i = 0.0f;
+// A block's sums (K_BLOCK in common.cl), added to lo_i, hi_i at the end of each block.
+#define NN_BLOCK_ACCUMULATORS(i) floatR block_lo##i = 0.0f, block_hi##i = 0.0f;
+#define NN_ADD_BLOCK(i) lo##i += block_lo##i; hi##i += block_hi##i;
 // A rows × B rows per work-item in the dot-product (NT) kernels: 4 × 4 where the vectors are
 // 512-bit (32 registers hold the 16 sums), 3 × 4 otherwise (16 registers). TileConfiguration.ntRows.
 #if REGISTER_WIDTH == 16
@@ -109,13 +112,18 @@ __attribute__((always_inline)) inline void matmul_tile(__global float* C, __glob
     __global const float* a = A + (size_t)r0 * a_row + (size_t)k_begin * a_k;
 #define NN_ROW(i) { \
     float ai = a[(i) * a_row], ah = a[((i) + hi_row) * a_row]; \
-    lo##i = mul_add((floatR)(ai), b0, lo##i); \
-    hi##i = mul_add((floatR)(ah), b1, hi##i); }
+    block_lo##i = mul_add((floatR)(ai), b0, block_lo##i); \
+    block_hi##i = mul_add((floatR)(ah), b1, block_hi##i); }
+    for (int kb = k_begin; kb < k_end; kb += K_BLOCK) {
+        FOR_NN_ROWS(NN_BLOCK_ACCUMULATORS)
+        int kb_end = min(k_end, kb + K_BLOCK);
 #pragma unroll 4
-    for (int k = k_begin; k < k_end; ++k, a += a_k) {
-        __global const float* b = B + (size_t)k * N + c0;
-        floatR b0 = vloadR(0, b), b1 = narrow ? b0 : vloadR(0, b + REGISTER_WIDTH);
-        FOR_NN_ROWS(NN_ROW)
+        for (int k = kb; k < kb_end; ++k, a += a_k) {
+            __global const float* b = B + (size_t)k * N + c0;
+            floatR b0 = vloadR(0, b), b1 = narrow ? b0 : vloadR(0, b + REGISTER_WIDTH);
+            FOR_NN_ROWS(NN_ROW)
+        }
+        FOR_NN_ROWS(NN_ADD_BLOCK)
     }
 #undef NN_ROW
     floatR bias_lo = 0.0f, bias_hi = 0.0f;
@@ -335,10 +343,14 @@ __kernel void matmul_generic(__global float* C, __global const float* A, __globa
     int j = get_global_id(0), i = get_global_id(1);
     if (i >= M || j >= N) return;
     float s = 0.0f;
-    for (int k = 0; k < K; ++k) {
-        float a = trans_a ? A[(size_t)k * M + i] : A[(size_t)i * K + k];
-        float b = trans_b ? B[(size_t)j * K + k] : B[(size_t)k * N + j];
-        s = mul_add(a, b, s);
+    for (int kb = 0; kb < K; kb += K_BLOCK) {
+        float block = 0.0f;
+        for (int k = kb; k < min(K, kb + K_BLOCK); ++k) {
+            float a = trans_a ? A[(size_t)k * M + i] : A[(size_t)i * K + k];
+            float b = trans_b ? B[(size_t)j * K + k] : B[(size_t)k * N + j];
+            block = mul_add(a, b, block);
+        }
+        s += block;
     }
     if (has_bias) s += bias[j];
     C[(size_t)i * N + j] = activate(act, slope, s);

@@ -84,11 +84,17 @@ __kernel void matmul_nt_panel(__global float* C, __global const float* A, __glob
         int row_start = t * NN_ROWS, r0 = min(row_start, M - NN_ROWS);
         FOR_NN_ROWS(NN_ACCUMULATORS)
         __global const float* a = A + (size_t)r0 * K;
-#define NN_ROW(i) { float ai = a[(size_t)(i) * K]; lo##i = mul_add((floatR)(ai), b0, lo##i); hi##i = mul_add((floatR)(ai), b1, hi##i); }
+#define NN_ROW(i) { float ai = a[(size_t)(i) * K]; \
+    block_lo##i = mul_add((floatR)(ai), b0, block_lo##i); block_hi##i = mul_add((floatR)(ai), b1, block_hi##i); }
+        for (int kb = 0; kb < K; kb += K_BLOCK) {  // chains of at most K_BLOCK, as in matmul_tile
+            FOR_NN_ROWS(NN_BLOCK_ACCUMULATORS)
+            int kb_end = min(K, kb + K_BLOCK);
 #pragma unroll 4
-        for (int k = 0; k < K; ++k, ++a) {
-            floatR b0 = vloadR(0, panel + k * NN_COLS), b1 = vloadR(1, panel + k * NN_COLS);
-            FOR_NN_ROWS(NN_ROW)
+            for (int k = kb; k < kb_end; ++k, ++a) {
+                floatR b0 = vloadR(0, panel + k * NN_COLS), b1 = vloadR(1, panel + k * NN_COLS);
+                FOR_NN_ROWS(NN_ROW)
+            }
+            FOR_NN_ROWS(NN_ADD_BLOCK)
         }
 #undef NN_ROW
         floatR bias_lo = has_bias ? vloadR(0, bias + c0) : (floatR)0.0f, bias_hi = has_bias ? vloadR(1, bias + c0) : (floatR)0.0f;
