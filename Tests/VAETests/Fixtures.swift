@@ -6,10 +6,22 @@ import OpenCLBackend
 import Testing
 @testable import VAE
 
-/// A fresh temporary folder for one test.
+/// A fresh temporary folder for one test, inside `testScratchRoot`.
 func temporaryDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "swift-vae-tests-" + UUID().uuidString
+    let path = testScratchRoot + "/" + UUID().uuidString
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// The folder that holds this test process's temporary folders; it is removed, with everything
+/// in it, when the process exits (a crashed run leaves it for a look). Each run of the suite
+/// used to leave about 60 folders (some 60 MB) in the temporary directory.
+let testScratchRoot = makeScratchRoot()
+
+private func makeScratchRoot() -> String {
+    let path = NSTemporaryDirectory() + "swift-vae-tests-" + UUID().uuidString
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: testScratchRoot) }
     return path
 }
 
