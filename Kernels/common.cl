@@ -62,7 +62,8 @@ inline float hsum(floatR v) {
 // again from 0. One float chain along all of K rounds more, and not evenly: on PoCL the encoder
 // layer 128×1568→32 of a one-convolution model came out with 3× OpenBLAS's error (which sums
 // blocks of K too) and a drift of the same sign batch after batch. A product with K ≤ K_BLOCK
-// is bit for bit what one chain gives (0 + s = s).
+// is bit for bit what one chain gives (0 + s = s). The dot-product kernels (dot_tile,
+// matmul_nt_dots) need no blocks: they sum in REGISTER_WIDTH lanes, chains of K / REGISTER_WIDTH.
 #define K_BLOCK 256
 
 // exp and log for the hot per-pixel loops. With -DPOLY_MATH (set for CPU devices) they are

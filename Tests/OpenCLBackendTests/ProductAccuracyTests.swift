@@ -10,7 +10,7 @@ import VAEBench
 /// partial sums: on PoCL and rusticl one chain of 2000 gave 4.7–6.0e-7 of the product's rms,
 /// blocks of 256 give 0.6–1.1e-7, OpenBLAS 0.5–1.3e-7 (K 1568–6000, 2026-11-25).
 @Suite struct ProductAccuracyTests {
-    /// (name, op, operand shapes, M, N, K, A transposed, B transposed): each reaches another
+    /// (name, op, M, N, K, A transposed, B transposed): each reaches another
     /// kernel of the CPU structure (register tiles NN and TN, the NT panel, the one-element
     /// kernel; K < 2048 is one piece, 6000 is split in pieces); the GPU structure takes them all
     /// in `gemm_tiled`.
